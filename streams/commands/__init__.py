@@ -1,0 +1,1 @@
+"""The ``digindex`` subcommands, one module each (see ``streams.cli.COMMANDS``)."""

@@ -1,0 +1,149 @@
+"""The one configuration object, read from ``DIGINDEX_*`` environment variables and flags.
+
+Every command builds a ``Settings`` with :func:`Settings.from_env` and applies its
+flags with :meth:`Settings.replace`; nothing else reads the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Secret", "Settings", "KafkaSecurity", "parse_duration"]
+
+ENV_PREFIX = "DIGINDEX_"
+
+
+class Secret:
+    """A string that never shows itself in ``repr``, ``str`` or logs."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def parse_duration(text: str | float | int) -> float:
+    """Seconds from ``90``, ``90s``, ``15m``, ``1h`` or ``2d``."""
+    if isinstance(text, (int, float)):
+        return float(text)
+    text = text.strip().lower()
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if text and text[-1] in units:
+        return float(text[:-1]) * units[text[-1]]
+    return float(text)
+
+
+@dataclass(frozen=True)
+class KafkaSecurity:
+    """How to reach a secured cluster; the defaults are plaintext for the embedded broker."""
+
+    protocol: str = "PLAINTEXT"  # PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL
+    sasl_mechanism: str = "PLAIN"  # PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
+    username: str | None = None
+    password: Secret | None = None
+    ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+
+    def kafka_python_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for kafka-python clients."""
+        kw: dict[str, Any] = {"security_protocol": self.protocol}
+        if self.protocol.startswith("SASL"):
+            kw.update(sasl_mechanism=self.sasl_mechanism, sasl_plain_username=self.username,
+                      sasl_plain_password=self.password.get() if self.password else None)
+        if self.protocol.endswith("SSL"):
+            kw.update(ssl_cafile=self.ssl_cafile, ssl_certfile=self.ssl_certfile, ssl_keyfile=self.ssl_keyfile)
+        return {k: v for k, v in kw.items() if v is not None}
+
+
+def _windows(text: str) -> tuple[float, ...]:
+    return tuple(sorted(parse_duration(w) for w in text.split(",") if w.strip()))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a digindex process can be told. Durations are in seconds."""
+
+    broker: str = "kafka://127.0.0.1:9092"
+    app_id: str = "digindex"
+    data_dir: Path = Path("./digindex-data")
+    metrics_port: int = 6066
+    metrics_host: str = "127.0.0.1"
+    log_level: str = "info"
+    #: Consumer-group session timeout. tansu holds JoinGroup ~half of it: keep 2-3 s there,
+    #: use Kafka's usual 30-60 s in production.
+    session_timeout: float = 3.0
+    topic_partitions: int = 8
+    payments_topic: str = "payments"
+    seeding_topic: str = "seeding"
+    deadletter_topic: str = "digindex-deadletter"
+    windows: tuple[float, ...] = (3600.0, 86400.0)
+    dedupe_horizon: float = 48 * 3600.0
+    max_future_skew: float = 300.0
+    checkpoint_events: int = 2000
+    checkpoint_interval: float = 1.0
+    extra_schema_dir: str | None = None
+    security: KafkaSecurity = field(default_factory=KafkaSecurity)
+
+    @property
+    def longest_window(self) -> float:
+        return max(self.windows)
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """``host:port[,host:port]`` without the ``kafka://`` scheme, for kafka-python."""
+        return ",".join(part.split("://", 1)[-1] for part in self.broker.split(";") if part)
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with ``changes`` applied; ``None`` values are ignored (flag not given)."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        """Defaults overridden by ``DIGINDEX_<FIELD>`` variables (e.g. ``DIGINDEX_BROKER``)."""
+        env = dict(os.environ if environ is None else environ)
+
+        def get(name: str) -> str | None:
+            return env.get(ENV_PREFIX + name.upper())
+
+        kw: dict[str, Any] = {}
+        conv: dict[str, Any] = {
+            "broker": str, "app_id": str, "data_dir": Path, "metrics_port": int, "metrics_host": str,
+            "log_level": str, "session_timeout": parse_duration, "topic_partitions": int,
+            "payments_topic": str, "seeding_topic": str, "deadletter_topic": str, "windows": _windows,
+            "dedupe_horizon": parse_duration, "max_future_skew": parse_duration,
+            "checkpoint_events": int, "checkpoint_interval": parse_duration, "extra_schema_dir": str,
+        }
+        for name, fn in conv.items():
+            raw = get(name)
+            if raw is not None and raw != "":
+                kw[name] = fn(raw)
+        password = get("kafka_password")
+        sec = KafkaSecurity(
+            protocol=get("kafka_security_protocol") or "PLAINTEXT",
+            sasl_mechanism=get("kafka_sasl_mechanism") or "PLAIN",
+            username=get("kafka_username"),
+            password=Secret(password) if password else None,
+            ssl_cafile=get("kafka_ssl_cafile"),
+            ssl_certfile=get("kafka_ssl_certfile"),
+            ssl_keyfile=get("kafka_ssl_keyfile"),
+        )
+        return cls(security=sec, **kw)

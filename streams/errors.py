@@ -1,0 +1,63 @@
+"""Why an event was refused: one exception class per reason.
+
+The dead-letter path and the publisher's rejects file name the reason by ``code``,
+so every class carries a stable, machine-readable code next to its message.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "EventError",
+    "MalformedEvent",
+    "UnknownSchema",
+    "UnknownDistrict",
+    "OutOfRange",
+    "AadhaarLikeValue",
+    "TooOld",
+]
+
+
+class EventError(Exception):
+    """An event that cannot be applied; ``code`` names the reason, ``field`` the culprit."""
+
+    code = "invalid"
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class MalformedEvent(EventError):
+    """Bytes that do not decode, or a record that does not fit the schema."""
+
+    code = "malformed"
+
+
+class UnknownSchema(EventError):
+    """Single-object encoding with a fingerprint no known schema has."""
+
+    code = "unknown_schema"
+
+
+class UnknownDistrict(EventError):
+    """A district code absent from the registry."""
+
+    code = "unknown_district"
+
+
+class OutOfRange(EventError):
+    """A value outside what the domain allows (negative amount, future timestamp...)."""
+
+    code = "out_of_range"
+
+
+class AadhaarLikeValue(EventError):
+    """A string field carrying what looks like a raw Aadhaar number."""
+
+    code = "aadhaar_like_value"
+
+
+class TooOld(EventError):
+    """Older than the deduplication horizon: it could not be deduplicated, so it is refused."""
+
+    code = "too_old"

@@ -1,0 +1,49 @@
+"""Creating the topics every digindex process expects, with the configured partition count.
+
+Producers key events by district, so a district always lands in one partition and
+the worker needs no repartitioning; that only holds if everyone agrees on the
+partition count, hence one place that creates the topics.
+"""
+
+from __future__ import annotations
+
+import time
+
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from .config import Settings
+
+__all__ = ["ensure_topics", "district_key"]
+
+
+def district_key(district_lgd: int) -> bytes:
+    """The message key for a district: its LGD code as ASCII digits."""
+    return str(district_lgd).encode()
+
+
+def ensure_topics(settings: Settings, timeout: float = 30.0) -> None:
+    """Create the payments, seeding and dead-letter topics if they are missing."""
+    names = [settings.payments_topic, settings.seeding_topic, settings.deadletter_topic]
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers,
+                                     client_id=f"{settings.app_id}-admin",
+                                     **settings.security.kafka_python_kwargs())
+            break
+        except KafkaError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    try:
+        existing = set(admin.list_topics())
+        missing = [NewTopic(n, settings.topic_partitions, 1) for n in names if n not in existing]
+        if missing:
+            try:
+                admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        admin.close()

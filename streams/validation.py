@@ -1,0 +1,33 @@
+"""Domain checks every event passes, in the publisher before sending and in the worker.
+
+Schema conformance is the codec's job; these are the rules Avro cannot express.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .aadhaar import contains_aadhaar_like
+from .errors import AadhaarLikeValue, OutOfRange
+from .registry import DistrictRegistry
+
+__all__ = ["check_event"]
+
+
+def check_event(record: dict[str, Any], registry: DistrictRegistry, now_ms: int, max_future_ms: int) -> None:
+    """Raise the ``EventError`` naming the first rule ``record`` breaks; return if it breaks none."""
+    for name, value in record.items():
+        if isinstance(value, str) and contains_aadhaar_like(value):
+            raise AadhaarLikeValue(f"field {name} holds an Aadhaar-like 12-digit number", name)
+    registry.get(record["district_lgd"])
+    if not record["event_id"]:
+        raise OutOfRange("event_id is empty", "event_id")
+    if record["occurred_at"] > now_ms + max_future_ms:
+        raise OutOfRange(
+            f"occurred_at is {(record['occurred_at'] - now_ms) / 1000:.0f} s in the future "
+            f"(limit {max_future_ms / 1000:.0f} s)", "occurred_at")
+    if record["occurred_at"] < 0:
+        raise OutOfRange("occurred_at is before 1970", "occurred_at")
+    amount = record.get("amount_paise")
+    if amount is not None and amount < 0:
+        raise OutOfRange(f"amount_paise is negative ({amount})", "amount_paise")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterable
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from fastavro.schema import to_parsing_canonical_form
 
 from .errors import MalformedEvent, UnknownSchema
 
-__all__ = ["MAGIC", "AvroCodec", "crc64_avro", "load_schema", "codec_for", "schema_files"]
+__all__ = ["MAGIC", "AvroCodec", "codec_for", "crc64_avro", "load_schema", "schema_files"]
 
 MAGIC = b"\xc3\x01"
 _EMPTY = 0xC15D213AA4D7A795
@@ -134,7 +134,7 @@ def _extra_schemas(extra_dir: str | None) -> list[dict[str, Any]]:
     return [json.loads(f.read_text(encoding="utf-8")) for f in files]
 
 
-@lru_cache(maxsize=None)
+@cache
 def codec_for(name: str, extra_schema_dir: str | None = None) -> AvroCodec:
     """The codec for record ``name``, knowing the shipped and any extra writer schemas."""
     return AvroCodec(load_schema(name), _extra_schemas(extra_schema_dir))

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from . import __version__
 from .config import Settings
 
-__all__ = ["main", "COMMANDS"]
+__all__ = ["COMMANDS", "main"]
 
 #: subcommand -> module exposing ``HELP``, ``configure(parser)`` and ``run(args, settings) -> int``.
 COMMANDS = {

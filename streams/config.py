@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Secret", "Settings", "KafkaSecurity", "parse_duration"]
+__all__ = ["KafkaSecurity", "Secret", "Settings", "parse_duration"]
 
 ENV_PREFIX = "DIGINDEX_"
 
@@ -74,7 +74,17 @@ class KafkaSecurity:
         return {k: v for k, v in kw.items() if v is not None}
 
 
-def _windows(text: str) -> tuple[float, ...]:
+def _bool(text: str) -> bool:
+    return text.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _targets(text: str) -> tuple[tuple[int, float], ...]:
+    """``45=0.9,49=0.85`` -> ((45, 0.9), (49, 0.85))."""
+    pairs = (item.split("=", 1) for item in text.split(",") if item.strip())
+    return tuple((int(k), float(v)) for k, v in pairs)
+
+
+def parse_windows(text: str) -> tuple[float, ...]:
     return tuple(sorted(parse_duration(w) for w in text.split(",") if w.strip()))
 
 
@@ -101,11 +111,30 @@ class Settings:
     checkpoint_events: int = 2000
     checkpoint_interval: float = 1.0
     extra_schema_dir: str | None = None
+    #: Faust's check that local RocksDB state is not ahead of its changelog. Turn it off on the
+    #: embedded broker: tansu under-reports a partition's high watermark (the last batch's base
+    #: offset + 1), so the check fires falsely after a worker is killed.
+    recovery_consistency_check: bool = True
+    #: Digital-share target for every district, and per-district overrides (LGD -> ratio).
+    target: float = 0.8
+    targets: tuple[tuple[int, float], ...] = ()
     security: KafkaSecurity = field(default_factory=KafkaSecurity)
 
     @property
     def longest_window(self) -> float:
         return max(self.windows)
+
+    def target_for(self, district_lgd: int) -> float:
+        return dict(self.targets).get(district_lgd, self.target)
+
+    @staticmethod
+    def window_label(seconds: float) -> str:
+        """``3600`` -> ``1h``, ``86400`` -> ``24h``, ``900`` -> ``15m``."""
+        if seconds % 3600 == 0:
+            return f"{int(seconds // 3600)}h"
+        if seconds % 60 == 0:
+            return f"{int(seconds // 60)}m"
+        return f"{int(seconds)}s"
 
     @property
     def bootstrap_servers(self) -> str:
@@ -115,6 +144,29 @@ class Settings:
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes`` applied; ``None`` values are ignored (flag not given)."""
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def to_env(self) -> dict[str, str]:
+        """``DIGINDEX_*`` variables that make ``from_env`` rebuild these settings (for child processes)."""
+        env: dict[str, str] = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if f.name == "security" or v is None:
+                continue
+            if f.name == "windows":
+                v = ",".join(str(w) for w in v)
+            elif f.name == "targets":
+                v = ",".join(f"{k}={t}" for k, t in v)
+            elif isinstance(v, bool):
+                v = "true" if v else "false"
+            env[ENV_PREFIX + f.name.upper()] = str(v)
+        sec = self.security
+        for name, v in (("kafka_security_protocol", sec.protocol), ("kafka_sasl_mechanism", sec.sasl_mechanism),
+                        ("kafka_username", sec.username), ("kafka_ssl_cafile", sec.ssl_cafile),
+                        ("kafka_ssl_certfile", sec.ssl_certfile), ("kafka_ssl_keyfile", sec.ssl_keyfile),
+                        ("kafka_password", sec.password.get() if sec.password else None)):
+            if v:
+                env[ENV_PREFIX + name.upper()] = v
+        return env
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -128,9 +180,10 @@ class Settings:
         conv: dict[str, Any] = {
             "broker": str, "app_id": str, "data_dir": Path, "metrics_port": int, "metrics_host": str,
             "log_level": str, "session_timeout": parse_duration, "topic_partitions": int,
-            "payments_topic": str, "seeding_topic": str, "deadletter_topic": str, "windows": _windows,
+            "payments_topic": str, "seeding_topic": str, "deadletter_topic": str, "windows": parse_windows,
             "dedupe_horizon": parse_duration, "max_future_skew": parse_duration,
             "checkpoint_events": int, "checkpoint_interval": parse_duration, "extra_schema_dir": str,
+            "target": float, "targets": _targets, "recovery_consistency_check": _bool,
         }
         for name, fn in conv.items():
             raw = get(name)

@@ -7,13 +7,13 @@ so every class carries a stable, machine-readable code next to its message.
 from __future__ import annotations
 
 __all__ = [
+    "AadhaarLikeValue",
     "EventError",
     "MalformedEvent",
-    "UnknownSchema",
-    "UnknownDistrict",
     "OutOfRange",
-    "AadhaarLikeValue",
     "TooOld",
+    "UnknownDistrict",
+    "UnknownSchema",
 ]
 
 

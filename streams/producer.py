@@ -14,7 +14,7 @@ from kafka import KafkaProducer
 from .config import Settings
 from .topics import district_key
 
-__all__ = ["make_producer", "district_key"]
+__all__ = ["district_key", "make_producer"]
 
 
 def make_producer(settings: Settings, **overrides: Any) -> KafkaProducer:

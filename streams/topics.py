@@ -7,6 +7,7 @@ partition count, hence one place that creates the topics.
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 from kafka import KafkaAdminClient
@@ -15,7 +16,7 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from .config import Settings
 
-__all__ = ["ensure_topics", "district_key"]
+__all__ = ["district_key", "ensure_topics"]
 
 
 def district_key(district_lgd: int) -> bytes:
@@ -41,9 +42,7 @@ def ensure_topics(settings: Settings, timeout: float = 30.0) -> None:
         existing = set(admin.list_topics())
         missing = [NewTopic(n, settings.topic_partitions, 1) for n in names if n not in existing]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass
     finally:
         admin.close()

@@ -1,0 +1,106 @@
+"""The Faust application: built from ``Settings``, with agents, tables, recovery and /metrics."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from typing import Any
+
+import faust
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from .config import Settings
+from .payments import agents as payment_agents
+from .recovery import install_recovery
+from .runtime import Runtime
+from .seeding import agents as seeding_agents
+from .topics import ensure_topics
+
+__all__ = ["create_app", "main"]
+
+
+def _credentials(settings: Settings) -> Any:
+    sec = settings.security
+    if sec.protocol == "PLAINTEXT":
+        return None
+    context = ssl.create_default_context(cafile=sec.ssl_cafile) if sec.protocol.endswith("SSL") else None
+    if context is not None and sec.ssl_certfile:
+        context.load_cert_chain(sec.ssl_certfile, sec.ssl_keyfile)
+    if sec.protocol.startswith("SASL"):
+        return faust.SASLCredentials(username=sec.username, password=sec.password.get() if sec.password else None,
+                                     mechanism=sec.sasl_mechanism, ssl_context=context)
+    return faust.SSLCredentials(context)
+
+
+def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
+    """A configured app and the runtime its agents share."""
+    rt = Runtime(settings)
+    app = faust.App(
+        settings.app_id,
+        broker=settings.broker,
+        broker_credentials=_credentials(settings),
+        store="rocksdb://",
+        datadir=str(settings.data_dir),
+        topic_partitions=settings.topic_partitions,
+        broker_session_timeout=settings.session_timeout,
+        broker_heartbeat_interval=max(0.1, settings.session_timeout / 6),
+        broker_rebalance_timeout=max(10.0, settings.session_timeout * 4),
+        consumer_auto_offset_reset="earliest",
+        recovery_consistency_check=settings.recovery_consistency_check,
+        web_enabled=True,
+        web_port=settings.metrics_port,
+        web_bind=settings.metrics_host,
+        web_host=settings.metrics_host,
+        logging_config=None,
+    )
+    deadletters = app.topic(settings.deadletter_topic, key_type=bytes, value_type=bytes, key_serializer="raw",
+                            value_serializer="raw", partitions=settings.topic_partitions)
+
+    def highwater(topic: str, partition: int) -> int | None:
+        try:
+            from faust.types import TP
+
+            return int(app.consumer.highwater(TP(topic, partition)))
+        except Exception:  # not assigned or consumer not started: no lag sample
+            return None
+
+    from .metrics import build_registry
+
+    registry, delay = build_registry(rt, highwater)
+    payments_table, checkpointer = payment_agents.register(app, rt, deadletters, delay)
+    accounts_table, seeding_checkpoints = seeding_agents.register(app, rt, deadletters, delay)
+    install_recovery(app, rt, payments_table, checkpointer, accounts_table, seeding_checkpoints)
+
+    @app.page("/metrics")
+    async def metrics(web: Any, request: Any) -> Any:
+        return web.bytes(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    @app.page("/healthz")
+    async def healthz(web: Any, request: Any) -> Any:
+        return web.json({"worker": rt.worker_id, "payments_partitions": sorted(rt.payments),
+                         "seeding_partitions": sorted(rt.seeding)})
+
+    app.digindex_runtime = rt  # type: ignore[attr-defined]
+    return app, rt
+
+
+def run_worker(settings: Settings) -> int:
+    """Create the topics, then run a Faust worker until it is stopped (SIGINT/SIGTERM)."""
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ensure_topics(settings)
+    app, _ = create_app(settings)
+    from faust.worker import Worker
+
+    worker = Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
+    worker.execute_from_commandline()
+    return 0
+
+
+def main() -> int:
+    """``python -m streams.app``: a worker from the environment (``DIGINDEX_*``)."""
+    return run_worker(Settings.from_env())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,142 @@
+"""Publish a partner bank's payment or seeding events from a JSON Lines or CSV file.
+
+Input: JSON Lines (.jsonl, .json, .ndjson; "-" reads JSON Lines from stdin) or CSV
+(.csv, with a header line). Field names and CSV columns are the Avro field names
+of schemas/PaymentEvent.avsc or SeedingEvent.avsc; enums are symbol strings;
+occurred_at is ISO-8601 with a UTC offset (2021-03-31T10:15:00+05:30) or epoch
+milliseconds; an empty CSV cell is null (or the field's default). bank_code may be
+left out (it is taken from --bank); a record naming another bank is rejected.
+
+Every record is checked (schema, district registry, no future timestamps, no
+negative amounts, no Aadhaar-like numbers) before it is sent. A bad record is
+reported on stderr as FILE:LINE: field: reason: message, appended to the rejects
+file (redacted: no Aadhaar number is ever written), and does not stop the rest.
+
+Resume: after every batch (--batch records or --batch-interval, whichever comes
+first) the publisher waits for the broker to acknowledge the whole batch, then
+records the byte offset in the checkpoint file. Killed at any point and rerun with
+the same command, it continues after the last acknowledged batch: every record is
+sent at least once, and at most the one batch in flight at the kill (<= --batch
+records) is sent twice; the worker drops those duplicates by (bank_code,
+event_id). A rerun on a finished file sends nothing. Stdin cannot be resumed.
+
+Exit status: 0 every record sent; 2 some records rejected, all others sent;
+1 failure: nothing could be sent (every record rejected), the file is unreadable,
+the broker is unreachable, sending failed or the run was interrupted (rerun to
+resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from ..config import Settings
+from ..publisher.reader import FORMATS, InputError, format_for
+from ..publisher.run import KINDS, Job, publish
+from .common import add_broker_flags, settings_from_args
+
+__all__ = ["HELP", "configure", "main", "run"]
+
+HELP = "publish a bank's payment or seeding events from a JSON Lines or CSV file"
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Keep the description's paragraphs; show defaults, but not the "None" of flags left unset."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = _Formatter
+    parser.add_argument("file", metavar="FILE", help='input file, or "-" for JSON Lines on stdin (no resume)')
+    parser.add_argument("--bank", required=True, metavar="CODE",
+                        help="code of the publishing bank, e.g. SBIN; fills in a missing bank_code")
+    parser.add_argument("--kind", required=True, choices=sorted(KINDS), help="which events the file holds")
+    parser.add_argument("--format", choices=["auto", *FORMATS], default="auto",
+                        help="input format; auto: from the extension (stdin: jsonl)")
+    parser.add_argument("--rejects", type=Path, metavar="PATH",
+                        help="rejects file (default FILE.rejects.jsonl; for stdin ./stdin.rejects.jsonl)")
+    parser.add_argument("--checkpoint", type=Path, metavar="PATH",
+                        help="resume state (default FILE.checkpoint.json)")
+    parser.add_argument("--restart", action="store_true",
+                        help="ignore an existing checkpoint and publish the whole file again")
+    parser.add_argument("--batch", type=int, default=1000, metavar="N",
+                        help="records per acknowledged batch: the checkpoint interval and the most "
+                        "records a rerun after a kill sends twice")
+    parser.add_argument("--batch-interval", type=float, default=0.5, metavar="SECONDS",
+                        help="acknowledge and checkpoint at least this often")
+    parser.add_argument("--create-topics", action=argparse.BooleanOptionalAction, default=True,
+                        help="create the digindex topics if they are missing")
+    add_broker_flags(parser)
+
+
+def _job(args: argparse.Namespace) -> Job:
+    stdin = args.file == "-"
+    if stdin and args.checkpoint:
+        raise InputError("--checkpoint: stdin cannot be resumed")
+    if args.batch < 1 or args.batch_interval <= 0:
+        raise InputError("--batch and --batch-interval must be positive")
+    fmt = format_for(args.file) if args.format == "auto" else args.format
+    return Job(
+        source=args.file,
+        kind=args.kind,
+        bank_code=args.bank,
+        fmt=fmt,
+        rejects=args.rejects or Path("stdin.rejects.jsonl" if stdin else f"{args.file}.rejects.jsonl"),
+        checkpoint=None if stdin else args.checkpoint or Path(f"{args.file}.checkpoint.json"),
+        batch_records=args.batch,
+        batch_seconds=args.batch_interval,
+        create_topics=args.create_topics,
+        restart=args.restart,
+    )
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        job = _job(args)
+    except InputError as e:
+        print(f"digindex publish: error: {e}", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    signals = (signal.SIGINT, signal.SIGTERM) if main_thread else ()
+    previous = {s: signal.signal(s, request_stop) for s in signals}
+    try:
+        out = publish(job, settings_from_args(args, settings), sys.stderr, stop)
+    except KeyboardInterrupt:
+        print("digindex publish: interrupted twice; rerun the same command to resume", file=sys.stderr)
+        return 1
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if out.error:
+        print(f"digindex publish: error: {out.error}", file=sys.stderr)
+    print(out.summary(), flush=True)
+    return out.exit_code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``digindex publish`` on its own (``python -m streams.commands.publish``)."""
+    parser = argparse.ArgumentParser(prog="digindex publish", description=__doc__)
+    configure(parser)
+    args = parser.parse_args(argv)
+    return run(args, Settings.from_env())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""Run a digindex worker (a Faust worker) against a Kafka-compatible broker.
+
+Several workers with the same --app-id share the partitions; each serves
+/metrics (Prometheus) and /healthz on its --metrics-port. State lives under
+--data-dir (RocksDB) and is recoverable from the broker's changelog topics.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..app import run_worker
+from ..config import Settings, parse_duration
+from .common import add_broker_flags, settings_from_args
+
+HELP = "run a worker: consume events, keep the index, serve /metrics"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    add_broker_flags(parser)
+    parser.add_argument("--app-id", help="consumer group / application id (default digindex)")
+    parser.add_argument("--metrics-port", type=int, help="port for /metrics and /healthz (default 6066)")
+    parser.add_argument("--metrics-host", help="address to bind /metrics to (default 127.0.0.1)")
+    parser.add_argument("--data-dir", type=Path, help="RocksDB state directory (default ./digindex-data)")
+    parser.add_argument("--log-level", choices=["debug", "info", "warn", "error"], help="default info")
+    parser.add_argument("--session-timeout", type=parse_duration,
+                        help="consumer-group session timeout, seconds (default 3: right for the embedded "
+                        "broker; use 30-60 on a production Kafka cluster)")
+    parser.add_argument("--windows", help="rolling windows, e.g. 1h,24h (default 1h,24h)")
+    parser.add_argument("--dedupe-horizon", type=parse_duration, help="how long event ids are remembered (default 48h)")
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from ..config import parse_windows
+
+    settings = settings_from_args(args, settings).replace(
+        app_id=args.app_id, metrics_port=args.metrics_port, metrics_host=args.metrics_host,
+        data_dir=args.data_dir, log_level=args.log_level, session_timeout=args.session_timeout,
+        windows=parse_windows(args.windows) if args.windows else None, dedupe_horizon=args.dedupe_horizon,
+    )
+    return run_worker(settings)

@@ -1,0 +1,171 @@
+"""Prometheus metrics built at scrape time from the worker's live state.
+
+A custom collector walks the partitions this worker owns right now, so districts
+that moved to another worker vanish from here by themselves and every district
+appears once across all workers. Names and labels: ``docs/metrics.md``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Histogram, ProcessCollector
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from . import __version__
+from .config import Settings
+from .payments.rolling import STATUSES, count, value
+from .runtime import Runtime
+from .seeding.state import NOT_SEEDED, SEEDED
+
+__all__ = ["DELAY_BUCKETS", "IndexCollector", "build_registry"]
+
+DELAY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 86400)
+_MODES = (("non_digital", False), ("digital", True))
+
+
+class IndexCollector(Collector):
+    """Reads ``Runtime`` on every scrape; ``highwater(topic, partition)`` gives consumer lag."""
+
+    def __init__(self, rt: Runtime, highwater: Callable[[str, int], int | None] | None = None) -> None:
+        self.rt = rt
+        self.highwater = highwater
+
+    def collect(self) -> Iterator[Metric]:
+        rt, s = self.rt, self.rt.settings
+        reg = rt.registry
+        dl = ["district_lgd", "district"]
+        share = GaugeMetricFamily("digindex_digital_share_ratio",
+                                  "Successful digital / all successful transactions in the window", labels=[*dl, "window"])
+        vshare = GaugeMetricFamily("digindex_digital_value_share_ratio",
+                                   "Value of successful digital / all successful transactions in the window",
+                                   labels=[*dl, "window"])
+        wtx = GaugeMetricFamily("digindex_window_transactions", "Transactions in the window by status and mode",
+                                labels=[*dl, "window", "status", "mode"])
+        tdr = GaugeMetricFamily("digindex_technical_decline_ratio",
+                                "Technical declines / all digital attempts in the window", labels=[*dl, "window"])
+        btx = GaugeMetricFamily("digindex_bank_window_transactions",
+                                "Transactions in the window by reporting bank, status and mode",
+                                labels=[*dl, "bank", "window", "status", "mode"])
+        ptot = CounterMetricFamily("digindex_payments", "Accepted payments by channel and status (late included)",
+                                   labels=[*dl, "channel", "status"])
+        amt = CounterMetricFamily("digindex_payments_amount_rupees", "Value of accepted successful payments",
+                                  labels=[*dl, "mode"])
+        last = GaugeMetricFamily("digindex_last_event_timestamp_seconds",
+                                 "Event time of the district's latest accepted event", labels=[*dl, "topic"])
+        target = GaugeMetricFamily("digindex_district_target_ratio", "Configured digital-share target", labels=dl)
+        windows = [(i, Settings.window_label(w)) for i, w in enumerate(s.windows)]
+        owned: set[int] = set()
+        bank_last: dict[tuple[str, str], int] = {}
+        outcomes: dict[str, Counter[str]] = {s.payments_topic: Counter(), s.seeding_topic: Counter()}
+        dead: dict[str, Counter[str]] = {s.payments_topic: Counter(), s.seeding_topic: Counter()}
+        lag = GaugeMetricFamily("digindex_consumer_lag_messages", "High watermark minus next offset to process",
+                                labels=["topic", "partition"])
+
+        def lag_sample(topic: str, partition: int, offset: int) -> None:
+            hw = self.highwater(topic, partition) if self.highwater else None
+            if hw is not None:
+                lag.add_metric([topic, str(partition)], max(0, hw - offset - 1))
+
+        for p, (state, _) in sorted(rt.payments.items()):
+            lag_sample(s.payments_topic, p, state.offset)
+            outcomes[s.payments_topic].update(state.outcomes)
+            dead[s.payments_topic].update(state.deadletters)
+            for bank, ts in state.bank_last_event_ms.items():
+                k = (bank, s.payments_topic)
+                bank_last[k] = max(bank_last.get(k, 0), ts)
+            for lgd, d in sorted(state.districts.items()):
+                owned.add(lgd)
+                labels = [str(lgd), reg.get(lgd).name]
+                for i, wl in windows:
+                    vec = d.rolling.window(i)
+                    ok_n = count(vec, "SUCCESS", False) + count(vec, "SUCCESS", True)
+                    ok_v = value(vec, "SUCCESS", False) + value(vec, "SUCCESS", True)
+                    if ok_n:
+                        share.add_metric([*labels, wl], count(vec, "SUCCESS", True) / ok_n)
+                    if ok_v:
+                        vshare.add_metric([*labels, wl], value(vec, "SUCCESS", True) / ok_v)
+                    digital_attempts = sum(count(vec, st, True) for st in STATUSES)
+                    if digital_attempts:
+                        tdr.add_metric([*labels, wl], count(vec, "TECHNICAL_DECLINE", True) / digital_attempts)
+                    for st in STATUSES:
+                        for mode, dig in _MODES:
+                            wtx.add_metric([*labels, wl, st, mode], count(vec, st, dig))
+                    for bank, r in sorted(d.banks.items()):
+                        if d.rolling.head is not None:
+                            r.advance_to(d.rolling.head)
+                        bvec = r.window(i)
+                        for st in STATUSES:
+                            for mode, dig in _MODES:
+                                btx.add_metric([*labels, bank, wl, st, mode], count(bvec, st, dig))
+                for (channel, st), n in sorted(d.totals.items()):
+                    ptot.add_metric([*labels, channel, st], n)
+                for mode, dig in _MODES:
+                    amt.add_metric([*labels, mode], d.amounts[dig] / 100)
+                if d.last_event_ms:
+                    last.add_metric([*labels, s.payments_topic], d.last_event_ms / 1000)
+
+        seeding_ratio = GaugeMetricFamily("digindex_aadhaar_seeding_ratio",
+                                          "Accounts whose latest status is SEEDED / all accounts known", labels=dl)
+        accounts = GaugeMetricFamily("digindex_accounts", "Accounts known, by latest seeding status",
+                                     labels=[*dl, "status"])
+        for p, st in sorted(rt.seeding.items()):
+            lag_sample(s.seeding_topic, p, st.offset)
+            outcomes[s.seeding_topic].update(st.outcomes)
+            dead[s.seeding_topic].update(st.deadletters)
+            for bank, ts in st.bank_last_event_ms.items():
+                k = (bank, s.seeding_topic)
+                bank_last[k] = max(bank_last.get(k, 0), ts)
+            for lgd, ts in sorted(st.last_event_ms.items()):
+                owned.add(lgd)
+                last.add_metric([str(lgd), reg.get(lgd).name, s.seeding_topic], ts / 1000)
+        for lgd, c in sorted(rt.accounts.items()):
+            total = c[SEEDED] + c[NOT_SEEDED]
+            if total <= 0:
+                continue
+            labels = [str(lgd), reg.get(lgd).name]
+            seeding_ratio.add_metric(labels, c[SEEDED] / total)
+            for status in (SEEDED, NOT_SEEDED):
+                accounts.add_metric([*labels, status], c[status])
+        for lgd in sorted(owned):
+            target.add_metric([str(lgd), reg.get(lgd).name], s.target_for(lgd))
+
+        events = CounterMetricFamily("digindex_events", "Events by outcome", labels=["topic", "outcome"])
+        for topic, c in outcomes.items():
+            for outcome in ("accepted", "duplicate", "rejected", "late"):
+                events.add_metric([topic, outcome], c[outcome])
+        deadletters = CounterMetricFamily("digindex_deadletters", "Events sent to the dead-letter topic",
+                                          labels=["topic", "reason"])
+        for topic, c in dead.items():
+            for reason, n in sorted(c.items()):
+                deadletters.add_metric([topic, reason], n)
+        bl = GaugeMetricFamily("digindex_bank_last_event_timestamp_seconds",
+                               "Event time of the bank's latest accepted event", labels=["bank", "topic"])
+        for (bank, topic), ts in sorted(bank_last.items()):
+            bl.add_metric([bank, topic], ts / 1000)
+        assigned = GaugeMetricFamily("digindex_assigned_partitions", "Partitions this worker owns", labels=["topic"])
+        assigned.add_metric([s.payments_topic], len(rt.payments))
+        assigned.add_metric([s.seeding_topic], len(rt.seeding))
+        ckpt = CounterMetricFamily("digindex_checkpoints", "State checkpoints written", labels=["topic"])
+        for topic in (s.payments_topic, s.seeding_topic):
+            ckpt.add_metric([topic], rt.checkpoints[topic])
+        reb = CounterMetricFamily("digindex_rebalances", "Partition assignments this worker went through")
+        reb.add_metric([], rt.rebalances)
+        info = GaugeMetricFamily("digindex_worker_info", "One per running worker", labels=["worker", "version"])
+        info.add_metric([rt.worker_id, __version__], 1)
+        yield from (share, vshare, wtx, tdr, btx, ptot, amt, seeding_ratio, accounts, target, last, bl,
+                    events, deadletters, lag, assigned, ckpt, reb, info)
+
+
+def build_registry(rt: Runtime, highwater: Callable[[str, int], int | None] | None = None
+                   ) -> tuple[CollectorRegistry, Any]:
+    """A fresh registry with the index collector, process metrics and the delay histogram."""
+    registry = CollectorRegistry(auto_describe=True)
+    registry.register(IndexCollector(rt, highwater))
+    ProcessCollector(namespace="digindex", registry=registry)
+    delay = Histogram("digindex_event_delay_seconds", "Processing time minus the event's occurred_at",
+                      ["topic"], buckets=DELAY_BUCKETS, registry=registry)
+    return registry, delay

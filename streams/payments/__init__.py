@@ -1,0 +1,1 @@
+"""Payments: the rolling digital-share index per district, bank and channel."""

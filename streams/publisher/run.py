@@ -1,0 +1,274 @@
+"""The publishing loop: read, build, validate, encode, send; flush and checkpoint per batch.
+
+Delivery: records are sent without waiting; every ``batch_records`` items (or
+``batch_seconds``, whichever comes first) the producer is flushed, every future
+of the batch must have succeeded, and only then is the checkpoint advanced past
+the batch. So the checkpoint is never ahead of the broker, and after a kill the
+only records sent twice are those of the one batch in flight when it died:
+at most ``batch_records``. The worker drops those by ``(bank_code, event_id)``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, TextIO
+
+from kafka.errors import KafkaError, KafkaTimeoutError
+
+from ..avro_codec import codec_for, load_schema
+from ..config import Settings
+from ..errors import EventError, MalformedEvent
+from ..producer import district_key, make_producer
+from ..registry import default_registry
+from ..topics import ensure_topics
+from ..validation import check_event
+from .checkpoint import Checkpoint, CheckpointMismatch, InputIdentity
+from .reader import InputError, Item, lines_in, read_csv, read_csv_header, read_jsonl
+from .records import RecordBuilder
+from .rejects import Rejects
+
+__all__ = ["KINDS", "Job", "Outcome", "publish"]
+
+#: --kind -> (Avro record name, Settings attribute naming the topic)
+KINDS = {"payments": ("PaymentEvent", "payments_topic"), "seeding": ("SeedingEvent", "seeding_topic")}
+
+
+@dataclass(frozen=True)
+class Job:
+    """One publication: which input, as what, for which bank, and where its state goes."""
+
+    source: str  # a path, or "-" for stdin
+    kind: str
+    bank_code: str
+    fmt: str  # "jsonl" or "csv"
+    rejects: Path
+    checkpoint: Path | None  # None: no resume (stdin)
+    batch_records: int = 1000
+    batch_seconds: float = 0.5
+    create_topics: bool = True
+    restart: bool = False
+
+
+@dataclass
+class Outcome:
+    """What a publication did; ``exit_code`` is the command's exit status."""
+
+    source: str
+    topic: str
+    rejects: Path
+    sent: int = 0
+    rejected: int = 0
+    skipped: int = 0  # sent by earlier runs, per the checkpoint
+    earlier_rejected: int = 0
+    error: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def exit_code(self) -> int:
+        """0 all sent, 2 some rejected and the rest sent, 1 failed or nothing could be sent."""
+        rejected = self.rejected + self.earlier_rejected
+        if self.error is not None or (rejected and not self.sent + self.skipped):
+            return 1
+        return 2 if rejected else 0
+
+    def summary(self) -> str:
+        """The one line printed at the end."""
+        earlier = f" (+{self.earlier_rejected} in earlier runs)" if self.earlier_rejected else ""
+        rate = f" ({self.sent / self.seconds:,.0f}/s)" if self.sent and self.seconds > 0 else ""
+        text = (f"publish {self.source} -> {self.topic}: sent={self.sent} rejected={self.rejected}{earlier} "
+                f"skipped={self.skipped} in {self.seconds:.1f} s{rate}")
+        if self.rejected or self.earlier_rejected:
+            text += f"; rejects in {self.rejects}"
+        if self.error:
+            text += "; FAILED"
+        return text
+
+
+class _Interrupted(Exception):
+    pass
+
+
+class _Unreachable(Exception):
+    pass
+
+
+class _Publication:
+    """The state of one run; ``loop`` is the hot path and keeps everything in locals."""
+
+    def __init__(self, job: Job, settings: Settings, out: Outcome, err: TextIO, stop: threading.Event) -> None:
+        self.job = job
+        self.settings = settings
+        self.out = out
+        self.err = err
+        self.stop = stop
+        self.checkpoint: Checkpoint | None = None
+        self.futures: list[Any] = []
+        self.producer: Any = None
+        self.rejects: Rejects | None = None
+
+    def run(self, stack: contextlib.ExitStack) -> None:
+        job = self.job
+        name = KINDS[job.kind][0]
+        builder = RecordBuilder(load_schema(name), job.bank_code)
+        stdin = job.source == "-"
+        try:
+            stream: BinaryIO = sys.stdin.buffer if stdin else stack.enter_context(open(job.source, "rb"))  # noqa: SIM115
+            if not stdin and job.checkpoint is not None:
+                self._load_checkpoint(Path(job.source), job.checkpoint)
+        except OSError as e:
+            raise InputError(f"cannot read {job.source}: {e.strerror or e}") from None
+        cp = self.checkpoint
+        if cp is not None and cp.complete:
+            return  # every record was sent (or rejected) by an earlier run
+        offset, line = (cp.offset, cp.line) if cp is not None else (0, 0)
+        if job.fmt == "csv":
+            header, header_end = read_csv_header(stream)
+            try:
+                builder.check_columns(header)
+            except ValueError as e:
+                raise InputError(f"line 1: {e}") from None
+            if offset < header_end:
+                offset, line = header_end, 1
+            elif not stdin:
+                stream.seek(offset)
+            items = read_csv(stream, header, offset, line)
+        else:
+            if offset and not stdin:
+                stream.seek(offset)
+            items = read_jsonl(stream, offset, line)
+        self.rejects = Rejects(job.rejects, "<stdin>" if stdin else job.source, self.err,
+                               keep_bytes=cp.rejects_size if cp is not None and cp.offset else None)
+        stack.callback(self.rejects.close)
+        self._connect(stack)
+        self.loop(items, builder, codec_for(name, self.settings.extra_schema_dir).encode)
+
+    def _load_checkpoint(self, path: Path, where: Path) -> None:
+        job = self.job
+        fresh = Checkpoint(InputIdentity.of(path), job.kind, job.bank_code, self.out.topic)
+        cp = None if job.restart else Checkpoint.load(where)
+        if cp is None:
+            self.checkpoint = fresh
+            return
+        try:
+            fresh.check_matches(cp)
+        except CheckpointMismatch as e:
+            raise CheckpointMismatch(f"checkpoint {where} does not belong to this publication: {e}; "
+                                     "remove it or pass --restart to publish the whole file again") from None
+        self.checkpoint = cp
+        self.out.skipped, self.out.earlier_rejected = cp.sent, cp.rejected
+
+    def _connect(self, stack: contextlib.ExitStack) -> None:
+        settings = self.settings
+        try:
+            if self.job.create_topics:
+                ensure_topics(settings, timeout=10.0)
+            self.producer = make_producer(settings, max_block_ms=15_000)
+        except KafkaError as e:
+            raise _Unreachable(f"broker {settings.bootstrap_servers} unreachable: {e}") from None
+        stack.callback(self.producer.close, timeout=5.0)
+
+    def loop(self, items: Any, builder: RecordBuilder, encode: Any) -> None:
+        """Send every good item, reject every bad one, commit every batch."""
+        job, settings = self.job, self.settings
+        assert self.rejects is not None
+        reject = self.rejects.add
+        build = builder.build
+        send = self.producer.send
+        futures = self.futures
+        append = futures.append
+        topic = self.out.topic
+        registry = default_registry()
+        max_future_ms = int(settings.max_future_skew * 1000)
+        keys: dict[int, bytes] = {}
+        monotonic = time.monotonic
+        batch = job.batch_records
+        now_ms = int(time.time() * 1000)
+        deadline = monotonic() + job.batch_seconds
+        pending = 0
+        last: Item | None = None
+        for last in items:
+            line, _, raw, obj = last
+            if type(obj) is dict:
+                try:
+                    record = build(obj)
+                    check_event(record, registry, now_ms, max_future_ms)
+                    value = encode(record)
+                except EventError as e:
+                    reject(line, e, raw)
+                except (ValueError, TypeError, OverflowError) as e:  # the builder should make this unreachable
+                    reject(line, MalformedEvent(f"does not encode: {type(e).__name__}"), raw)
+                else:
+                    lgd = record["district_lgd"]
+                    key = keys.get(lgd)
+                    if key is None:
+                        key = keys[lgd] = district_key(lgd)
+                    append(send(topic, value=value, key=key))
+            else:
+                reject(line, obj, raw)
+            pending += 1
+            if pending >= batch or monotonic() >= deadline:
+                self.commit(last)
+                if self.stop.is_set():
+                    raise _Interrupted
+                pending = 0
+                now_ms = int(time.time() * 1000)
+                deadline = monotonic() + job.batch_seconds
+        self.commit(last, complete=True)
+
+    def commit(self, last: Item | None, complete: bool = False) -> None:
+        """Wait for the batch's acknowledgements, then advance the checkpoint past ``last``."""
+        futures = self.futures
+        if futures:
+            self.producer.flush()
+            for f in futures:
+                if not f.is_done:
+                    raise KafkaTimeoutError("flush returned before every record was acknowledged")
+                if f.exception is not None:
+                    raise f.exception
+            self.out.sent += len(futures)
+            futures.clear()
+        assert self.rejects is not None
+        rejects_size = self.rejects.sync()
+        self.out.rejected = self.rejects.count
+        cp = self.checkpoint
+        if cp is None or self.job.checkpoint is None or (last is None and not complete):
+            return
+        changes: dict[str, Any] = {}
+        if last is not None:
+            changes.update(offset=last[1], line=last[0] + lines_in(last[2]) - 1)
+        self.checkpoint = cp.advanced(sent=self.out.skipped + self.out.sent,
+                                      rejected=self.out.earlier_rejected + self.out.rejected,
+                                      rejects_size=rejects_size, complete=complete, **changes)
+        self.checkpoint.save(self.job.checkpoint)
+
+
+def publish(job: Job, settings: Settings, err: TextIO | None = None,
+            stop: threading.Event | None = None) -> Outcome:
+    """Publish ``job.source``; never raises for bad input or an unreachable broker (see ``Outcome``).
+
+    Setting ``stop`` ends the run at the next batch boundary, with the checkpoint
+    written, so a rerun resumes without duplicates.
+    """
+    err = err if err is not None else sys.stderr
+    out = Outcome(job.source, getattr(settings, KINDS[job.kind][1]), job.rejects)
+    started = time.monotonic()
+    pub = _Publication(job, settings, out, err, stop or threading.Event())
+    try:
+        with contextlib.ExitStack() as stack:
+            pub.run(stack)
+    except _Interrupted:
+        out.error = "interrupted; run the same command again to resume"
+    except (InputError, CheckpointMismatch, _Unreachable) as e:
+        out.error = str(e)
+    except KafkaError as e:
+        out.error = f"sending failed: {type(e).__name__}: {e}; the checkpoint holds the last acknowledged batch"
+    except OSError as e:
+        out.error = f"{job.source}: {e}"
+    out.rejected = pub.rejects.count if pub.rejects is not None else 0
+    out.seconds = time.monotonic() - started
+    return out

@@ -1,0 +1,1 @@
+"""Aadhaar seeding: per-account latest status, and coverage per district."""

@@ -1,0 +1,233 @@
+"""Sending simulated events to the broker at a steady rate, or as fast as possible.
+
+Pacing is a token bucket refilled every 10 ms tick and drained in batches, so the
+rate holds at thousands of events a second without a sleep per event, and a
+stall (GC, slow broker) is caught up only within a bounded burst instead of
+flooding the topic afterwards.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from kafka import KafkaProducer
+
+from ..avro_codec import codec_for
+from ..config import Settings
+from ..producer import district_key, make_producer
+from ..topics import ensure_topics
+from .generator import Simulator
+
+__all__ = ["FeedOptions", "FeedStats", "TokenBucket", "encoded_payments", "preproduce", "run_feed"]
+
+TICK = 0.01
+
+
+@dataclass(frozen=True)
+class FeedOptions:
+    """What ``digindex simulate`` was asked to do."""
+
+    rate: float = 200.0  # payments per second
+    duration: float | None = None  # seconds after the first load; None: until stopped
+    seed: int = 0
+    banks: Sequence[str] | None = None
+    accounts: int = 20_000
+    seeding_rate: float | None = None  # changes per second; None: 1 % of rate, at least 0.5/s
+    first_load: bool = True
+    drop_district: int | None = None
+    drop_after: float = 0.0
+    drop_to: float = 0.2
+    start_ms: int | None = None  # event time of the first event; None: wall clock
+    speedup: float = 1.0  # event seconds per wall second when start_ms is set
+
+    @property
+    def effective_seeding_rate(self) -> float:
+        if self.accounts <= 0:
+            return 0.0
+        return self.seeding_rate if self.seeding_rate is not None else max(0.5, self.rate * 0.01)
+
+
+@dataclass
+class FeedStats:
+    """What was sent, per topic."""
+
+    sent: dict[str, int] = field(default_factory=dict)
+    first_load: int = 0
+    errors: int = 0
+    elapsed: float = 0.0
+    interrupted: bool = False
+
+    def summary(self, options: FeedOptions) -> str:
+        lines = [f"simulate: seed {options.seed}, {self.elapsed:.1f} s paced, {self.errors} send errors"
+                 + (" (interrupted)" if self.interrupted else "")]
+        for topic, n in self.sent.items():
+            lines.append(f"  {topic}: {n} events")
+        if self.first_load:
+            lines.append(f"  (seeding first load: {self.first_load} accounts)")
+        return "\n".join(lines)
+
+
+class TokenBucket:
+    """Tokens accrue at ``rate`` per second up to ``burst``; ``take`` returns whole tokens."""
+
+    def __init__(self, rate: float, t0: float, burst: float | None = None) -> None:
+        self.rate = rate
+        self.burst = burst if burst is not None else max(1.0, rate * 0.5)
+        self.tokens = 0.0
+        self.last = t0
+
+    def take(self, now: float) -> int:
+        self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        n = int(self.tokens)
+        self.tokens -= n
+        return n
+
+
+class _EventClock:
+    """Event time: the wall clock, or ``start_ms`` advancing ``speedup`` times faster (never future)."""
+
+    def __init__(self, start_ms: int | None, speedup: float) -> None:
+        self.start_ms, self.speedup, self.t0 = start_ms, speedup, time.monotonic()
+
+    def now_ms(self) -> int:
+        wall = int(time.time() * 1000)
+        if self.start_ms is None:
+            return wall
+        return min(wall, self.start_ms + int((time.monotonic() - self.t0) * 1000 * self.speedup))
+
+
+class _Sender:
+    """Encode and send keyed by district; count sends and asynchronous failures."""
+
+    def __init__(self, producer: KafkaProducer, stats: FeedStats) -> None:
+        self.producer, self.stats = producer, stats
+        self._codecs = {"PaymentEvent": codec_for("PaymentEvent"), "SeedingEvent": codec_for("SeedingEvent")}
+
+    def _failed(self, _exc: BaseException) -> None:
+        self.stats.errors += 1
+
+    def send(self, topic: str, schema: str, record: dict[str, Any]) -> None:
+        value = self._codecs[schema].encode(record)
+        fut = self.producer.send(topic, key=district_key(record["district_lgd"]), value=value)
+        fut.add_errback(self._failed)
+        self.stats.sent[topic] = self.stats.sent.get(topic, 0) + 1
+
+
+def run_feed(settings: Settings, options: FeedOptions, stop: threading.Event | None = None,
+             out: TextIO | None = None, producer: KafkaProducer | None = None) -> FeedStats:
+    """Send the first load, then payments and seeding changes at their rates until done or stopped.
+
+    Progress and the summary go to ``out`` (default: the current ``sys.stdout``).
+    """
+    stop = stop or threading.Event()
+    out = out or sys.stdout
+    stats = FeedStats(sent={settings.payments_topic: 0, settings.seeding_topic: 0})
+    sim = Simulator(options.seed, options.banks, options.accounts)
+    ensure_topics(settings)
+    own = producer is None
+    producer = producer or make_producer(settings)
+    sender = _Sender(producer, stats)
+    clock = _EventClock(options.start_ms, options.speedup)
+    try:
+        if options.first_load and options.accounts > 0:
+            t = time.monotonic()
+            now_ms = clock.now_ms()
+            for rec in sim.first_load(now_ms):
+                sender.send(settings.seeding_topic, "SeedingEvent", rec)
+                stats.first_load += 1
+            print(f"simulate: first load of {stats.first_load} accounts sent in "
+                  f"{time.monotonic() - t:.1f} s", file=out, flush=True)
+        _pace(sim, sender, settings, options, stop, stats, out)
+    except KeyboardInterrupt:
+        stats.interrupted = True
+    finally:
+        producer.flush(timeout=30)
+        if own:
+            producer.close(timeout=5)
+    print(stats.summary(options), file=out, flush=True)
+    return stats
+
+
+def _pace(sim: Simulator, sender: _Sender, settings: Settings, options: FeedOptions,
+          stop: threading.Event, stats: FeedStats, out: TextIO) -> None:
+    clock = _EventClock(options.start_ms, options.speedup)
+    t0 = clock.t0
+    end = None if options.duration is None else t0 + options.duration
+    pay = TokenBucket(options.rate, t0)
+    seed = TokenBucket(options.effective_seeding_rate, t0)
+    dropped = options.drop_district is None
+    next_tick = t0
+    try:
+        while not stop.is_set():
+            now = time.monotonic()
+            t = now if end is None else min(now, end)
+            if not dropped and t - t0 >= options.drop_after:
+                sim.set_digital_share(options.drop_district, options.drop_to)  # type: ignore[arg-type]
+                dropped = True
+                print(f"simulate: district {options.drop_district} digital share now {options.drop_to:.2f}",
+                      file=out, flush=True)
+            now_ms = clock.now_ms()
+            for _ in range(pay.take(t)):
+                sender.send(settings.payments_topic, "PaymentEvent", sim.payment(now_ms))
+            for _ in range(seed.take(t)):
+                sender.send(settings.seeding_topic, "SeedingEvent", sim.seeding_change(now_ms))
+            if end is not None and now >= end:
+                break
+            next_tick = max(next_tick + TICK, time.monotonic())
+            stop.wait(max(0.0, next_tick - time.monotonic()))
+    finally:
+        stats.elapsed = time.monotonic() - t0
+
+
+def encoded_payments(seed: int, n: int, now_ms: int) -> list[tuple[bytes, bytes]]:
+    """``n`` (key, value) pairs ready to send: for benchmarks that time the producer alone."""
+    codec = codec_for("PaymentEvent")
+    sim = Simulator(seed, accounts=0)
+    records = (sim.payment(now_ms) for _ in range(n))
+    return [(district_key(r["district_lgd"]), codec.encode(r)) for r in records]
+
+
+def preproduce(settings: Settings, n: int, *, topic: str | None = None, seed: int = 0, kind: str = "payments",
+               now_ms: int | None = None, producer: KafkaProducer | None = None) -> int:
+    """Send ``n`` encoded events of ``kind`` (payments or seeding) as fast as possible; return ``n``.
+
+    Seeding is a first load of about ``n`` accounts topped up (or cut) with changes to ``n``.
+    """
+    if kind not in ("payments", "seeding"):
+        raise ValueError("kind is payments or seeding")
+    ensure_topics(settings)
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    stats = FeedStats()
+    own = producer is None
+    producer = producer or make_producer(settings, linger_ms=20)
+    sender = _Sender(producer, stats)
+    try:
+        if kind == "payments":
+            topic = topic or settings.payments_topic
+            sim = Simulator(seed, accounts=0)
+            for _ in range(n):
+                sender.send(topic, "PaymentEvent", sim.payment(now_ms))
+        else:
+            topic = topic or settings.seeding_topic
+            sim = Simulator(seed, accounts=n)
+            sent = 0
+            for rec in sim.first_load(now_ms):
+                if sent >= n:
+                    break
+                sender.send(topic, "SeedingEvent", rec)
+                sent += 1
+            for _ in range(n - sent):
+                sender.send(topic, "SeedingEvent", sim.seeding_change(now_ms))
+        producer.flush(timeout=120)
+    finally:
+        if own:
+            producer.close(timeout=5)
+    if stats.errors:
+        raise RuntimeError(f"{stats.errors} of {n} events failed to send")
+    return n

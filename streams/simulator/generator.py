@@ -1,0 +1,297 @@
+"""Pure, seeded generation of realistic PaymentEvents and SeedingEvents.
+
+No I/O and no clock: callers pass ``now_ms``. Payments, seeding and the branch
+and account layout each draw from their own ``random.Random`` derived from the
+seed, so the same seed gives the same sequences however a live feed interleaves
+the two topics. Event ids are ``sim-<seed>-p<n>`` / ``sim-<seed>-s<n>``: a re-run
+with the same seed re-sends the same ids (useful to exercise deduplication); use
+another seed for fresh events.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import math
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..avro_codec import load_schema
+from ..channels import is_digital
+from .calibration import Calibration, default_calibration
+
+__all__ = [
+    "DEFAULT_BANKS",
+    "DIGITAL_CHANNEL_WEIGHTS",
+    "NON_DIGITAL_CHANNEL_WEIGHTS",
+    "Bank",
+    "Simulator",
+    "generate_payments",
+    "generate_seeding",
+    "ifsc",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Bank:
+    """A partner bank: its IFSC prefix, market share and lean towards digital modes."""
+
+    code: str
+    weight: float
+    #: Added to the district's digital probability (private banks lean digital).
+    digital_tilt: float = 0.0
+
+
+#: Real IFSC prefixes with rough Uttarakhand market shares (an assumption, not published data).
+DEFAULT_BANKS: dict[str, Bank] = {b.code: b for b in (
+    Bank("SBIN", 0.30, 0.00),   # State Bank of India
+    Bank("PUNB", 0.15, -0.02),  # Punjab National Bank
+    Bank("BARB", 0.10, 0.00),   # Bank of Baroda
+    Bank("CNRB", 0.07, 0.00),   # Canara Bank
+    Bank("UBIN", 0.07, 0.00),   # Union Bank of India
+    Bank("HDFC", 0.10, 0.06),   # HDFC Bank
+    Bank("ICIC", 0.08, 0.06),   # ICICI Bank
+    Bank("UTKS", 0.05, -0.04),  # Utkarsh Small Finance Bank
+    Bank("NTBL", 0.08, -0.04),  # The Nainital Bank
+)}
+
+#: Digital channels by share of digital transaction count (UPI dominant, as in NPCI/RBI data).
+DIGITAL_CHANNEL_WEIGHTS: dict[str, float] = {
+    "UPI": 0.52, "UPI_QR": 0.16, "BHIM": 0.02, "DEBIT_CARD": 0.06, "CREDIT_CARD": 0.025,
+    "PREPAID_CARD": 0.01, "AEPS": 0.05, "IMPS": 0.05, "NEFT": 0.03, "RTGS": 0.002,
+    "INTERNET_BANKING": 0.02, "MOBILE_BANKING": 0.033, "NACH": 0.02,
+}
+NON_DIGITAL_CHANNEL_WEIGHTS: dict[str, float] = {"CASH": 0.90, "CHEQUE": 0.08, "DEMAND_DRAFT": 0.02}
+
+#: Mean ticket of a channel relative to the district's (purpose-adjusted) ticket.
+_CHANNEL_TICKET = {
+    "CASH": 0.8, "CHEQUE": 8.0, "DEMAND_DRAFT": 10.0, "UPI": 1.0, "UPI_QR": 0.8, "BHIM": 1.0,
+    "DEBIT_CARD": 1.5, "CREDIT_CARD": 2.5, "PREPAID_CARD": 0.5, "AEPS": 1.5, "NEFT": 6.0,
+    "RTGS": 1.0, "IMPS": 2.0, "INTERNET_BANKING": 3.0, "MOBILE_BANKING": 1.5, "NACH": 1.5,
+}
+_UPI_CHANNELS = frozenset({"UPI", "UPI_QR", "BHIM"})
+_UPI_LIMIT_INR = 100_000
+_RTGS_MIN_INR = 200_000
+_SIGMA = 1.0  # lognormal spread of amounts
+
+#: Purpose mix of cash and paper payments (an assumption: Pulse sees digital only).
+_NON_DIGITAL_PURPOSES = {"P2P": 0.45, "P2M": 0.35, "BILL_ENERGY": 0.06, "BILL_WATER": 0.03,
+                         "BILL_HOUSING": 0.02, "GOVT_RECEIPT": 0.05, "OTHER": 0.04}
+#: Government disbursements go out by NACH (DBT via the Aadhaar Payment Bridge) or NEFT.
+_FORCED_CHANNEL = {"DBT": "NACH", "GOVT_PAYMENT": "NEFT"}
+
+#: (technical, business) decline probabilities.
+_DIGITAL_DECLINES = (0.015, 0.03)
+_PAPER_DECLINES = (0.002, 0.02)  # a bounced cheque is a business decline
+
+#: Seeding trickle: share of changes that open a new (unseeded) account instead of seeding one.
+_NEW_ACCOUNT_SHARE = 0.15
+_B36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def ifsc(bank: str, lgd: int, index: int) -> str:
+    """A synthetic 11-character IFSC: bank prefix, ``0``, 3-digit LGD, 3 base-36 characters."""
+    a, rest = divmod(index, 36 * 36)
+    b, c = divmod(rest, 36)
+    return f"{bank}0{lgd % 1000:03d}{_B36[a % 36]}{_B36[b]}{_B36[c]}"
+
+
+class _Picker:
+    """Weighted choice by bisection over cumulative weights (faster than ``random.choices``)."""
+
+    __slots__ = ("cum", "items", "total")
+
+    def __init__(self, weights: dict[Any, float]) -> None:
+        self.items = list(weights)
+        self.cum = list(itertools.accumulate(weights.values()))
+        self.total = self.cum[-1]
+
+    def __call__(self, rng: random.Random) -> Any:
+        return self.items[min(bisect.bisect_right(self.cum, rng.random() * self.total), len(self.items) - 1)]
+
+
+def _check_channels() -> None:
+    schema = load_schema("PaymentEvent")
+    channel = next(f for f in schema["fields"] if f["name"] == "channel")["type"]["symbols"]
+    known = set(DIGITAL_CHANNEL_WEIGHTS) | set(NON_DIGITAL_CHANNEL_WEIGHTS)
+    if set(channel) != known or not all(is_digital(c) for c in DIGITAL_CHANNEL_WEIGHTS) \
+            or any(is_digital(c) for c in NON_DIGITAL_CHANNEL_WEIGHTS):
+        raise RuntimeError("simulator channel weights are out of step with the schema or streams.channels")
+
+
+class Simulator:
+    """A stateful, seeded source of events for every calibrated district."""
+
+    def __init__(self, seed: int = 0, banks: Sequence[str] | None = None, accounts: int = 20_000,
+                 calibration: Calibration | None = None) -> None:
+        _check_channels()
+        if seed < 0:
+            raise ValueError("seed must not be negative")
+        self.seed = seed
+        self.cal = calibration or default_calibration()
+        codes = [c.strip().upper() for c in banks] if banks else list(DEFAULT_BANKS)
+        avg = sum(b.weight for b in DEFAULT_BANKS.values()) / len(DEFAULT_BANKS)
+        chosen = [DEFAULT_BANKS.get(c, Bank(c, avg)) for c in codes]
+        total = sum(b.weight for b in chosen)
+        mean_tilt = sum(b.weight * b.digital_tilt for b in chosen) / total
+        # Re-centre the tilts: banks move shares between them, not the district's average.
+        self.banks = [Bank(b.code, b.weight / total, b.digital_tilt - mean_tilt) for b in chosen]
+        self._tag = f"{seed:_}"  # underscores: a long seed never forms a 12-digit run
+        self._pay_rng = random.Random(f"{seed}:payments")
+        self._seed_rng = random.Random(f"{seed}:seeding")
+        self._n_pay = 0
+        self._n_seed = 0
+        self._profiles = {d.lgd: d for d in self.cal.districts}
+        self._district = _Picker(self.cal.event_weights())
+        self._bank = _Picker({i: b.weight for i, b in enumerate(self.banks)})
+        self._digital_channel = _Picker(DIGITAL_CHANNEL_WEIGHTS)
+        self._paper_channel = _Picker(NON_DIGITAL_CHANNEL_WEIGHTS)
+        self._digital_purpose = _Picker(self.cal.purpose_mix)
+        self._paper_purpose = _Picker(_NON_DIGITAL_PURPOSES)
+        self._override: dict[int, float] = {}
+        self._branches = self._layout()
+        self._book: list[tuple[int, str, str, str]] = []  # (lgd, bank, account_ref, status)
+        self._unseeded: list[int] = []  # indexes into _book
+        self._next_account: dict[tuple[int, str], int] = {}
+        self._open_accounts(accounts)
+
+    # -- layout ---------------------------------------------------------------------------
+    def _layout(self) -> dict[tuple[int, str], list[str]]:
+        """Branches per (district, bank): ~2,400 in the state, spread by registered users."""
+        rng = random.Random(f"{self.seed}:layout")
+        out: dict[tuple[int, str], list[str]] = {}
+        for d in self.cal.districts:
+            for b in self.banks:
+                n = max(1, round(2400 * d.user_share * b.weight * rng.uniform(0.8, 1.2)))
+                out[(d.lgd, b.code)] = [ifsc(b.code, d.lgd, i) for i in range(n)]
+        return out
+
+    def _open_accounts(self, accounts: int) -> None:
+        rng = self._seed_rng
+        for d in self.cal.districts:
+            for b in self.banks:
+                if accounts <= 0:
+                    continue
+                for _ in range(max(1, round(accounts * d.user_share * b.weight))):
+                    self._new_account(d.lgd, b.code, rng.random() < d.seeded_share)
+
+    def _new_account(self, lgd: int, bank: str, seeded: bool) -> int:
+        i = self._next_account.get((lgd, bank), 0) + 1
+        self._next_account[(lgd, bank)] = i
+        self._book.append((lgd, bank, f"{bank}-{lgd}-ACC-{i:07d}", "SEEDED" if seeded else "NOT_SEEDED"))
+        if not seeded:
+            self._unseeded.append(len(self._book) - 1)
+        return len(self._book) - 1
+
+    @property
+    def accounts(self) -> int:
+        return len(self._book)
+
+    def branches(self, lgd: int, bank: str) -> list[str]:
+        return list(self._branches[(lgd, bank)])
+
+    # -- scenario hooks ---------------------------------------------------------------------
+    def set_digital_share(self, lgd: int, share: float | None) -> None:
+        """Force ``lgd``'s digital share (by count) to ``share``; ``None`` restores calibration."""
+        if share is None:
+            self._override.pop(lgd, None)
+        elif not 0.0 <= share <= 1.0:
+            raise ValueError("share must be within 0..1")
+        elif lgd not in self._profiles:
+            raise KeyError(f"district {lgd} is not simulated")
+        else:
+            self._override[lgd] = share
+
+    # -- payments ---------------------------------------------------------------------------
+    def _amount_paise(self, mean_inr: float, channel: str, rng: random.Random) -> int:
+        mu = math.log(mean_inr) - _SIGMA * _SIGMA / 2
+        inr = rng.lognormvariate(mu, _SIGMA)
+        if channel == "RTGS":
+            inr = _RTGS_MIN_INR + rng.lognormvariate(math.log(300_000.0) - 0.5, 1.0)
+        elif channel in _UPI_CHANNELS:
+            inr = min(inr, _UPI_LIMIT_INR)
+        return max(100, round(inr * 100))
+
+    def payment(self, now_ms: int) -> dict[str, Any]:
+        """The next PaymentEvent record, occurring at ``now_ms``."""
+        rng = self._pay_rng
+        lgd = self._district(rng)
+        profile = self._profiles[lgd]
+        bank = self.banks[self._bank(rng)]
+        branches = self._branches[(lgd, bank.code)]
+        branch = branches[int(rng.random() * len(branches))]
+        p_digital = self._override.get(lgd)
+        if p_digital is None:
+            p_digital = min(0.99, max(0.01, profile.digital_share + bank.digital_tilt))
+        if rng.random() < p_digital:
+            purpose = self._digital_purpose(rng)
+            channel = _FORCED_CHANNEL.get(purpose) or self._digital_channel(rng)
+            tech, business = _DIGITAL_DECLINES
+        else:
+            purpose = self._paper_purpose(rng)
+            channel = self._paper_channel(rng)
+            tech, business = (0.0, 0.0) if channel == "CASH" else _PAPER_DECLINES
+        factor = self.cal.purpose_ticket_factor.get(purpose, 1.0) * _CHANNEL_TICKET[channel]
+        mean = profile.ticket_inr * factor
+        amount = self._amount_paise(mean, channel, rng)
+        r = rng.random()
+        status = "TECHNICAL_DECLINE" if r < tech else "BUSINESS_DECLINE" if r < tech + business else "SUCCESS"
+        self._n_pay += 1
+        return {
+            "event_id": f"sim-{self._tag}-p{self._n_pay}",
+            "occurred_at": now_ms,
+            "district_lgd": lgd,
+            "bank_code": bank.code,
+            "branch_ifsc": branch,
+            "channel": channel,
+            "amount_paise": amount,
+            "status": status,
+            "purpose": purpose,
+        }
+
+    def payments(self, n: int, now_ms: int) -> list[dict[str, Any]]:
+        return [self.payment(now_ms) for _ in range(n)]
+
+    # -- seeding ----------------------------------------------------------------------------
+    def _seeding(self, lgd: int, bank: str, ref: str, status: str, now_ms: int) -> dict[str, Any]:
+        self._n_seed += 1
+        return {"event_id": f"sim-{self._tag}-s{self._n_seed}", "occurred_at": now_ms,
+                "district_lgd": lgd, "bank_code": bank, "account_ref": ref, "status": status}
+
+    def first_load(self, now_ms: int) -> Iterator[dict[str, Any]]:
+        """Every account's current status, as each bank's first load sends it."""
+        for lgd, bank, ref, status in list(self._book):
+            yield self._seeding(lgd, bank, ref, status, now_ms)
+
+    def seeding_change(self, now_ms: int) -> dict[str, Any]:
+        """One change: an unseeded account gets seeded, or (sometimes) a new account opens."""
+        rng = self._seed_rng
+        if not self._unseeded or rng.random() < _NEW_ACCOUNT_SHARE:
+            d = self._profiles[self._district(rng)]
+            i = self._new_account(d.lgd, self.banks[self._bank(rng)].code, False)
+        else:
+            k = int(rng.random() * len(self._unseeded))
+            i = self._unseeded[k]
+            self._unseeded[k] = self._unseeded[-1]
+            self._unseeded.pop()
+            lgd, bank, ref, _ = self._book[i]
+            self._book[i] = (lgd, bank, ref, "SEEDED")
+        lgd, bank, ref, status = self._book[i]
+        return self._seeding(lgd, bank, ref, status, now_ms)
+
+
+def generate_payments(seed: int, n: int, now_ms: int,
+                      banks: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """``n`` PaymentEvent records from a fresh simulator seeded with ``seed``."""
+    return Simulator(seed, banks, accounts=0).payments(n, now_ms)
+
+
+def generate_seeding(seed: int, now_ms: int, accounts: int = 20_000, changes: int = 0,
+                     banks: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """A first load of about ``accounts`` SeedingEvents, then ``changes`` changes."""
+    sim = Simulator(seed, banks, accounts)
+    out = list(sim.first_load(now_ms))
+    out.extend(sim.seeding_change(now_ms) for _ in range(changes))
+    return out

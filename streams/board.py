@@ -159,7 +159,8 @@ def _rate(row: DistrictRow, snap: Snapshot, prev: Snapshot | None) -> float | No
         return None
     before = prev.districts.get(row.lgd)
     dt = snap.taken_at - prev.taken_at
-    if before is None or before.payments_total is None or dt <= 0 or row.payments_total < before.payments_total:
+    if before is None or before.payments_total is None or dt <= 0 \
+            or row.payments_total < before.payments_total:
         return None  # new owner or restarted worker: no rate this round
     return (row.payments_total - before.payments_total) / dt
 

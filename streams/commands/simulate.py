@@ -11,8 +11,11 @@ from __future__ import annotations
 import argparse
 import random
 import signal
+import sys
 import threading
 from datetime import UTC, datetime
+
+from kafka.errors import KafkaError
 
 from ..config import Settings, parse_duration
 from ..simulator.feed import FeedOptions, run_feed
@@ -63,7 +66,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("event time")
     g.add_argument("--start", type=_iso_ms, default=None,
                    help="event time of the first event, ISO 8601 (default: now); never runs past now")
-    g.add_argument("--speedup", type=float, default=1.0, help="event seconds per wall-clock second with --start")
+    g.add_argument("--speedup", type=float, default=1.0,
+                   help="event seconds per wall-clock second with --start")
     g = parser.add_argument_group("scenario")
     g.add_argument("--drop-district", type=int, default=None, metavar="LGD",
                    help="district whose digital share drops (alerting tests)")
@@ -95,5 +99,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    stats = run_feed(settings, options, stop=stop)
+    try:
+        stats = run_feed(settings, options, stop=stop)
+    except KafkaError as exc:
+        print(f"digindex simulate: broker {settings.broker}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
     return 1 if stats.errors else 0

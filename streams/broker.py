@@ -83,9 +83,8 @@ class EmbeddedBroker:
             raise
         return self
 
-    def wait(self) -> int:
-        assert self._proc is not None
-        return self._proc.wait()
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
 
     def stop(self) -> None:
         if self._proc and self._proc.poll() is None:

@@ -12,17 +12,22 @@ from .config import Settings
 
 __all__ = ["COMMANDS", "main"]
 
-#: subcommand -> module exposing ``HELP``, ``configure(parser)`` and ``run(args, settings) -> int``.
+#: subcommand -> (module exposing ``configure(parser)`` and ``run(args, settings) -> int``, one-line help).
+#: Only the chosen subcommand's module is imported, so ``digindex publish`` does not load Faust.
 COMMANDS = {
-    "broker": "streams.commands.broker",
-    "worker": "streams.commands.worker",
-    "publish": "streams.commands.publish",
-    "simulate": "streams.commands.simulate",
-    "demo": "streams.commands.demo",
+    "demo": ("streams.commands.demo", "run the whole system on the embedded broker with a live terminal board"),
+    "broker": ("streams.commands.broker", "run the embedded broker (tansu) in the foreground"),
+    "worker": ("streams.commands.worker", "run a worker: consume events, keep the index, serve /metrics"),
+    "publish": ("streams.commands.publish", "publish a partner bank's JSON Lines or CSV file"),
+    "simulate": ("streams.commands.simulate", "publish realistic synthetic feeds for all districts"),
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _chosen(argv: Sequence[str]) -> str | None:
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="digindex",
         description="Real-time digitization index for Indian districts. "
@@ -30,17 +35,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"digindex {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, module_name in COMMANDS.items():
+    chosen = _chosen(argv)
+    for name, (module_name, help_text) in COMMANDS.items():
+        if name != chosen:
+            sub.add_parser(name, help=help_text)
+            continue
         module = importlib.import_module(module_name)
-        p = sub.add_parser(name, help=module.HELP, description=module.__doc__,
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        p = sub.add_parser(name, help=help_text, description=module.__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
         module.configure(p)
         p.set_defaults(_module=module)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(argv).parse_args(argv)
     settings = Settings.from_env()
     return int(args._module.run(args, settings) or 0)
 

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import argparse
 import signal
+import threading
 
 from ..broker import EmbeddedBroker
 from ..config import Settings
 from ..topics import ensure_topics
-
-HELP = "run the embedded broker (tansu) in the foreground"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -27,9 +26,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     print(f"broker ready: {broker.url}  (bootstrap {broker.bootstrap})", flush=True)
     if not args.no_topics:
         ensure_topics(settings.replace(broker=broker.url))
-    signal.signal(signal.SIGTERM, lambda *_: broker.stop())
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     try:
-        return broker.wait()
+        while not stopping.wait(0.5):
+            if not broker.running():
+                return 1  # tansu died on its own
+        return 0
     except KeyboardInterrupt:
         return 0
     finally:

@@ -14,8 +14,6 @@ from ..app import run_worker
 from ..config import Settings, parse_duration
 from .common import add_broker_flags, settings_from_args
 
-HELP = "run a worker: consume events, keep the index, serve /metrics"
-
 
 def configure(parser: argparse.ArgumentParser) -> None:
     add_broker_flags(parser)

@@ -39,7 +39,8 @@ class IndexCollector(Collector):
         reg = rt.registry
         dl = ["district_lgd", "district"]
         share = GaugeMetricFamily("digindex_digital_share_ratio",
-                                  "Successful digital / all successful transactions in the window", labels=[*dl, "window"])
+                                  "Successful digital / all successful transactions in the window",
+                                  labels=[*dl, "window"])
         vshare = GaugeMetricFamily("digindex_digital_value_share_ratio",
                                    "Value of successful digital / all successful transactions in the window",
                                    labels=[*dl, "window"])

@@ -65,7 +65,8 @@ class SeedingPartitionState:
         self.applied_since_checkpoint = 0
         self._max_future_ms = int(max_future_skew * 1000)
 
-    def apply(self, record: dict[str, Any], offset: int, now_ms: int, previous: bytes | None) -> tuple[str, bytes | None]:
+    def apply(self, record: dict[str, Any], offset: int, now_ms: int,
+              previous: bytes | None) -> tuple[str, bytes | None]:
         """Decide an event's outcome given the account's stored value; returns (outcome, value to store)."""
         self.offset = offset
         self.applied_since_checkpoint += 1

@@ -30,13 +30,16 @@ __all__ = ["CheckpointMeta", "PaymentCheckpointer"]
 class CheckpointMeta:
     """Bookkeeping a partition carries between checkpoints."""
 
-    __slots__ = ("epoch", "last_saved", "live", "snapshot_epoch")
+    __slots__ = ("epoch", "last_saved", "live", "orphans", "snapshot_epoch")
 
     def __init__(self) -> None:
         self.epoch = 0  # seq of the last delta written
         self.snapshot_epoch = 0  # epoch the last full snapshot covers
         self.live: deque[tuple[int, int]] = deque()  # (seq, newest event ms) of retained deltas
         self.last_saved = 0.0  # monotonic time of the last save
+        #: deltas found after a gap at restore: not applied, deleted by the next save before
+        #: a new delta could make them look contiguous again
+        self.orphans: list[int] = []
 
 
 def _dumps(obj: Any) -> bytes:
@@ -60,6 +63,9 @@ class PaymentCheckpointer:
 
     def save(self, state: PaymentPartitionState, meta: CheckpointMeta) -> None:
         """Write a delta (and maybe a full snapshot). Must run inside the partition's stream iteration."""
+        for orphan in meta.orphans:
+            del self.table[self._delta_key(state.partition, orphan)]
+        meta.orphans = []
         seq = meta.epoch + 1
         dirty = sorted(state.dirty)
         buckets: dict[str, dict[str, Any]] = {}
@@ -118,10 +124,13 @@ class PaymentCheckpointer:
                 _merge(buckets, full["buckets"])
             for seq in sorted(ds):
                 d = ds[seq]
+                if seq > meta.epoch + 1:  # a gap: this and later deltas describe events to replay
+                    meta.orphans.append(seq)
+                    continue
                 meta.live.append((seq, d["newest"]))
                 for key, ts in d["ids"]:
                     state.dedupe.add(key, ts)
-                if seq == meta.epoch + 1:  # contiguous after the snapshot: apply
+                if seq > meta.snapshot_epoch:  # after the snapshot: its buckets and counters apply
                     _merge(buckets, d["buckets"])
                     counters = d["counters"]
                     meta.epoch = seq

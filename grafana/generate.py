@@ -1,0 +1,380 @@
+"""The digindex Grafana boards as code (Grafana's grafana-foundation-sdk, Grafana 11.6 flavour).
+
+    python grafana/generate.py          # write grafana/dashboards/<uid>.json
+    python grafana/generate.py --check  # exit 1 if the committed JSON differs from this code
+
+Four boards: state overview, district detail, banks, pipeline health. Every query reads the
+recording rules in deploy/prometheus/rules/ (or, where no rule fits, a metric listed in
+docs/metrics.md); tests/deploy/test_grafana.py checks that and that the JSON is up to date.
+Each board's uid is derived from its title (``digindex-`` + slug), so links and
+``digindex grafana push`` find the same board again. After changing this file, run it, then
+``python deploy/k8s/generate.py`` (the boards' ConfigMaps).
+
+Needs ``grafana-foundation-sdk==1769699379!11.6.0`` (pure Python, no dependencies).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from grafana_foundation_sdk.builders import bargauge, stat, table, timeseries
+from grafana_foundation_sdk.builders import common as common_builders
+from grafana_foundation_sdk.builders.dashboard import (
+    Dashboard,
+    DashboardLink,
+    QueryVariable,
+    Row,
+    ThresholdsConfig,
+)
+from grafana_foundation_sdk.builders.prometheus import Dataquery
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models import common
+from grafana_foundation_sdk.models.dashboard import (
+    DashboardCursorSync,
+    DashboardLinkType,
+    DataSourceRef,
+    DataTransformerConfig,
+    Threshold,
+    ThresholdsMode,
+    VariableRefresh,
+    VariableSort,
+)
+
+__all__ = ["BOARDS", "DATASOURCE", "OUT_DIR", "render_all", "uid_for"]
+
+OUT_DIR = Path(__file__).resolve().parent / "dashboards"
+#: The datasource provisioned by grafana/provisioning/datasources/prometheus.yml.
+DATASOURCE = DataSourceRef(type_val="prometheus", uid="digindex-prometheus")
+TAGS = ["digindex"]
+
+STATE_OVERVIEW = "State overview"
+DISTRICT_DETAIL = "District detail"
+BANKS = "Banks"
+PIPELINE_HEALTH = "Pipeline health"
+
+#: `district_lgd` selector for the district-detail variable.
+D = 'district_lgd="$district_lgd"'
+#: `bank` selector for the banks variable (multi-value).
+B = 'bank=~"$bank"'
+
+
+def uid_for(title: str) -> str:
+    """A stable uid from a board's title: ``digindex-`` + the title's slug (Grafana allows 40 chars)."""
+    uid = "digindex-" + re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+    assert len(uid) <= 40, uid
+    return uid
+
+
+# --- small helpers over the SDK's builders -------------------------------------------------
+
+def _q(expr: str, legend: str = "", *, instant: bool = False, ref: str = "A") -> Dataquery:
+    q = Dataquery().expr(expr).ref_id(ref).datasource(DATASOURCE)
+    if legend:
+        q = q.legend_format(legend)
+    q = q.instant().format("table") if instant else q.range()
+    return q
+
+
+def _targets(panel, queries: list[tuple[str, str]]):  # the SDK builders share no base type
+    for i, (expr, legend) in enumerate(queries):
+        panel = panel.with_target(_q(expr, legend, ref=chr(ord("A") + i)))
+    return panel
+
+
+def _thresholds(*steps: tuple[float | None, str]) -> ThresholdsConfig:
+    return ThresholdsConfig().mode(ThresholdsMode.ABSOLUTE).steps(
+        [Threshold(value=v, color=c) for v, c in steps])
+
+
+SHARE_STEPS = _thresholds((None, "red"), (0.5, "orange"), (0.8, "green"))
+DECLINE_STEPS = _thresholds((None, "green"), (0.02, "orange"), (0.05, "red"))
+
+
+def timeseries_panel(title: str, queries: list[tuple[str, str]], *, unit: str, description: str = "",
+                     width: int = 12, height: int = 8, stacked: bool = False,
+                     max_val: float | None = None) -> timeseries.Panel:
+    p = (timeseries.Panel().title(title).description(description).datasource(DATASOURCE)
+         .unit(unit).span(width).height(height).min(0)
+         .legend(common_builders.VizLegendOptions().display_mode(common.LegendDisplayMode.TABLE)
+                 .placement(common.LegendPlacement.RIGHT).show_legend(True).calcs(["lastNotNull"])))
+    if max_val is not None:
+        p = p.max(max_val)
+    if stacked:
+        p = p.stacking(common_builders.StackingConfig().mode(common.StackingMode.NORMAL)).fill_opacity(30)
+    return _targets(p, queries)
+
+
+def stat_panel(title: str, expr: str, *, unit: str, description: str = "", width: int = 4,
+               steps: ThresholdsConfig | None = None, legend: str = "") -> stat.Panel:
+    p = (stat.Panel().title(title).description(description).datasource(DATASOURCE)
+         .unit(unit).span(width).height(4)
+         .reduce_options(common_builders.ReduceDataOptions().calcs(["lastNotNull"]))
+         .with_target(_q(expr, legend)))
+    if steps is not None:
+        p = p.thresholds(steps).color_mode(common.BigValueColorMode.BACKGROUND)
+    return p
+
+
+def table_panel(title: str, queries: list[tuple[str, str]], *, description: str = "", width: int = 24,
+                height: int = 12, sort_by: str = "", rename: dict[str, str] | None = None,
+                hide: tuple[str, ...] = ("Time",)) -> table.Panel:
+    """Instant queries in table format, merged into one row per label set (Value #A, #B... columns)."""
+    p = (table.Panel().title(title).description(description).datasource(DATASOURCE)
+         .span(width).height(height))
+    for i, (expr, _) in enumerate(queries):
+        p = p.with_target(_q(expr, instant=True, ref=chr(ord("A") + i)))
+    p = p.with_transformation(DataTransformerConfig(id_val="merge", options={}))
+    p = p.with_transformation(DataTransformerConfig(id_val="organize", options={
+        "excludeByName": dict.fromkeys(hide, True),
+        "renameByName": rename or {},
+    }))
+    if sort_by:
+        p = p.sort_by([common_builders.TableSortByFieldState().display_name(sort_by).desc(False)])
+    return p
+
+
+def _dashboard(title: str, description: str) -> Dashboard:
+    return (Dashboard(title).uid(uid_for(title)).description(description).tags(TAGS)
+            .time("now-24h", "now").refresh("1m").timezone("browser").readonly()
+            .tooltip(DashboardCursorSync.CROSSHAIR)
+            .link(DashboardLink("digindex boards").type(DashboardLinkType.DASHBOARDS).tags(TAGS)
+                  .as_dropdown(True).include_vars(False).keep_time(True)))
+
+
+def _district_variable() -> QueryVariable:
+    # Shows the district's name, carries its LGD code (query_result + named capture groups).
+    return (QueryVariable("district_lgd").label("District").datasource(DATASOURCE)
+            .query({"query": "query_result(district:digindex_digital_share:ratio_24h)",
+                    "refId": "PrometheusVariableQueryEditor-VariableQuery", "qryType": 3})
+            .regex('/district="(?<text>[^"]+)".*district_lgd="(?<value>[^"]+)"/')
+            .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED).sort(VariableSort.ALPHABETICAL_ASC))
+
+
+# --- the boards ---------------------------------------------------------------------------
+
+def state_overview() -> Dashboard:
+    detail = f"/d/{uid_for(DISTRICT_DETAIL)}?var-district_lgd=${{__data.fields.district_lgd}}&${{__url_time_range}}"
+    share_state = ('sum(district_status_mode:digindex_window_transactions:max_24h{status="SUCCESS", mode="digital"})'
+                   ' / sum(district_status_mode:digindex_window_transactions:max_24h{status="SUCCESS"})')
+    return (
+        _dashboard(STATE_OVERVIEW, "Every district's digital share and Aadhaar seeding, against its target.")
+        .with_panel(stat_panel("State digital share (24h)", share_state, unit="percentunit", width=6,
+                               steps=SHARE_STEPS,
+                               description="Successful digital transactions / all successful transactions, "
+                               "all districts, over the last 24 hours."))
+        .with_panel(stat_panel("Districts below target",
+                               "count(district:digindex_digital_share:ratio_24h < on (district_lgd, district)"
+                               " district:digindex_district_target:ratio) or vector(0)",
+                               unit="none", width=6,
+                               steps=_thresholds((None, "green"), (1, "orange"), (7, "red"))))
+        .with_panel(stat_panel("State Aadhaar seeding",
+                               "sum(district:digindex_accounts_seeded:sum) / sum(district:digindex_accounts:sum)",
+                               unit="percentunit", width=6, steps=_thresholds((None, "red"), (0.9, "orange"),
+                                                                              (0.99, "green"))))
+        .with_panel(stat_panel("Districts reporting", "count(district:digindex_digital_share:ratio_24h)",
+                               unit="none", width=6))
+        .with_panel(
+            table_panel(
+                "Districts ranked by digital share",
+                [("district:digindex_digital_share:ratio_24h", ""),
+                 ("district:digindex_digital_share:ratio_1h", ""),
+                 ("district:digindex_district_target:ratio", ""),
+                 ("district:digindex_aadhaar_seeding:ratio", ""),
+                 ("district:digindex_technical_decline:ratio_24h", "")],
+                description="Lowest share first. Click a district for its detail board.",
+                sort_by="Digital share 24h", height=14,
+                rename={"district": "District", "district_lgd": "LGD", "Value #A": "Digital share 24h",
+                        "Value #B": "Digital share 1h", "Value #C": "Target", "Value #D": "Aadhaar seeding",
+                        "Value #E": "Technical declines 24h"})
+            .unit("percentunit")
+            .override_by_name("District", [{"id": "links", "value": [
+                {"title": "District detail", "url": detail}]}])
+            .override_by_name("LGD", [{"id": "unit", "value": "none"}])
+        )
+        .with_panel(timeseries_panel("Digital share (24h window) by district",
+                                     [("district:digindex_digital_share:ratio_24h", "{{district}}")],
+                                     unit="percentunit", max_val=1, height=10))
+        .with_panel(timeseries_panel("Aadhaar seeding coverage by district",
+                                     [("district:digindex_aadhaar_seeding:ratio", "{{district}}")],
+                                     unit="percentunit", max_val=1, height=10))
+    )
+
+
+def district_detail() -> Dashboard:
+    return (
+        _dashboard(DISTRICT_DETAIL, "One district: digital share by window, channel and bank; seeding; "
+                   "declines; freshness of the feeds.")
+        .with_variable(_district_variable())
+        .with_panel(stat_panel("Digital share (1h)", f"district:digindex_digital_share:ratio_1h{{{D}}}",
+                               unit="percentunit", steps=SHARE_STEPS))
+        .with_panel(stat_panel("Digital share (24h)", f"district:digindex_digital_share:ratio_24h{{{D}}}",
+                               unit="percentunit", steps=SHARE_STEPS))
+        .with_panel(stat_panel("Target", f"district:digindex_district_target:ratio{{{D}}}", unit="percentunit"))
+        .with_panel(stat_panel("Aadhaar seeding", f"district:digindex_aadhaar_seeding:ratio{{{D}}}",
+                               unit="percentunit"))
+        .with_panel(stat_panel("Accounts known", f"district:digindex_accounts:sum{{{D}}}", unit="short"))
+        .with_panel(stat_panel("Technical declines (1h)", f"district:digindex_technical_decline:ratio_1h{{{D}}}",
+                               unit="percentunit", steps=DECLINE_STEPS))
+        .with_row(Row("Digital share"))
+        .with_panel(timeseries_panel("Digital share by window",
+                                     [(f"district:digindex_digital_share:ratio_1h{{{D}}}", "1h"),
+                                      (f"district:digindex_digital_share:ratio_24h{{{D}}}", "24h"),
+                                      (f"district:digindex_district_target:ratio{{{D}}}", "target")],
+                                     unit="percentunit", max_val=1))
+        .with_panel(timeseries_panel("Digital share of value by window",
+                                     [(f"district:digindex_digital_value_share:ratio_1h{{{D}}}", "1h"),
+                                      (f"district:digindex_digital_value_share:ratio_24h{{{D}}}", "24h")],
+                                     unit="percentunit", max_val=1))
+        .with_panel(timeseries_panel("Successful payments by channel",
+                                     [(f'district_channel_status:digindex_payments:rate5m{{{D}, status="SUCCESS"}}',
+                                       "{{channel}}")], unit="ops", stacked=True))
+        .with_panel(timeseries_panel("Digital share by bank (24h window)",
+                                     [(f"district_bank:digindex_digital_share:ratio_24h{{{D}}}", "{{bank}}")],
+                                     unit="percentunit", max_val=1))
+        .with_panel(timeseries_panel("Value of successful payments by mode",
+                                     [(f"district_mode:digindex_payments_amount_rupees:rate5m{{{D}}}", "{{mode}}")],
+                                     unit="currencyINR", stacked=True,
+                                     description="Rupees per second."))
+        .with_panel(timeseries_panel("Transactions in the last hour by status and mode",
+                                     [(f"district_status_mode:digindex_window_transactions:max_1h{{{D}}}",
+                                       "{{status}} {{mode}}")], unit="short"))
+        .with_row(Row("Seeding and declines"))
+        .with_panel(timeseries_panel("Accounts by Aadhaar seeding status",
+                                     [(f"district_status:digindex_accounts:max{{{D}}}", "{{status}}")],
+                                     unit="short", stacked=True))
+        .with_panel(timeseries_panel("Technical declines / digital attempts",
+                                     [(f"district:digindex_technical_decline:ratio_1h{{{D}}}", "1h"),
+                                      (f"district:digindex_technical_decline:ratio_24h{{{D}}}", "24h")],
+                                     unit="percentunit"))
+        .with_panel(timeseries_panel("Technical declines by bank (1h window)",
+                                     [(f"district_bank:digindex_technical_decline:ratio_1h{{{D}}}", "{{bank}}")],
+                                     unit="percentunit"))
+        .with_row(Row("Freshness"))
+        .with_panel(timeseries_panel("Age of the district's latest event",
+                                     [(f"time() - district_topic:digindex_last_event_timestamp_seconds:max{{{D}}}",
+                                       "{{topic}}")], unit="s"))
+        .with_panel(timeseries_panel("Age of each bank's latest event (all districts)",
+                                     [("time() - bank_topic:digindex_bank_last_event_timestamp_seconds:max",
+                                       "{{bank}} {{topic}}")], unit="s",
+                                     description="The worker exports bank freshness per bank and topic, "
+                                     "not per district."))
+    )
+
+
+def banks() -> Dashboard:
+    bank_variable = (QueryVariable("bank").label("Bank").datasource(DATASOURCE)
+                     .query({"query": "label_values(bank:digindex_digital_share:ratio_24h, bank)",
+                             "refId": "PrometheusVariableQueryEditor-VariableQuery", "qryType": 1})
+                     .multi(True).include_all(True).all_value(".*")
+                     .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED).sort(VariableSort.ALPHABETICAL_ASC))
+    return (
+        _dashboard(BANKS, "Partner banks: digital share and technical declines per district, feed freshness.")
+        .with_variable(bank_variable)
+        .with_panel(timeseries_panel("Digital share by bank, all districts (24h window)",
+                                     [(f"bank:digindex_digital_share:ratio_24h{{{B}}}", "{{bank}}")],
+                                     unit="percentunit", max_val=1))
+        .with_panel(
+            bargauge.Panel().title("Age of each bank's latest event").datasource(DATASOURCE)
+            .unit("s").span(12).height(8).min(0)
+            .thresholds(_thresholds((None, "green"), (900, "orange"), (3600, "red")))
+            .with_target(_q(f"time() - bank_topic:digindex_bank_last_event_timestamp_seconds:max{{{B}}}",
+                            "{{bank}} {{topic}}")))
+        .with_panel(
+            table_panel("Banks by district (24h window)",
+                        [(f"district_bank:digindex_digital_share:ratio_24h{{{B}}}", ""),
+                         (f"district_bank:digindex_technical_decline:ratio_24h{{{B}}}", "")],
+                        description="A bank's digital share of its successful transactions, and its "
+                        "technical declines / digital attempts, in each district.",
+                        height=14, sort_by="Digital share 24h",
+                        rename={"bank": "Bank", "district": "District", "district_lgd": "LGD",
+                                "Value #A": "Digital share 24h", "Value #B": "Technical declines 24h"})
+            .unit("percentunit")
+            .override_by_name("LGD", [{"id": "unit", "value": "none"}]))
+        .with_panel(timeseries_panel("Technical declines by bank and district (1h window)",
+                                     [(f"district_bank:digindex_technical_decline:ratio_1h{{{B}}}",
+                                       "{{bank}} {{district}}")], unit="percentunit", width=24))
+    )
+
+
+def pipeline_health() -> Dashboard:
+    return (
+        _dashboard(PIPELINE_HEALTH, "The workers: throughput, dead letters, lag, rebalances, delay.")
+        .with_panel(stat_panel("Workers running", "sum(job:digindex_worker_info:count)", unit="none",
+                               steps=_thresholds((None, "red"), (1, "orange"), (2, "green"))))
+        .with_panel(stat_panel("Scrape targets up", 'sum(up{job="digindex"})', unit="none"))
+        .with_panel(stat_panel("Consumer lag", "sum(topic:digindex_consumer_lag_messages:sum)", unit="short",
+                               steps=_thresholds((None, "green"), (1000, "orange"), (10000, "red"))))
+        .with_panel(stat_panel("Events/s", "sum(topic:digindex_events:rate5m)", unit="ops"))
+        .with_panel(stat_panel("Dead letters/s", "sum(topic:digindex_deadletters:rate5m)", unit="ops"))
+        .with_panel(stat_panel("Rebalances (15m)", "sum(job:digindex_rebalances:increase15m)", unit="none"))
+        .with_panel(timeseries_panel("Events/s by topic and outcome",
+                                     [("topic_outcome:digindex_events:rate5m", "{{topic}} {{outcome}}")],
+                                     unit="ops"))
+        .with_panel(timeseries_panel("Dead letters/s by reason",
+                                     [("topic_reason:digindex_deadletters:rate5m", "{{topic}} {{reason}}")],
+                                     unit="ops"))
+        .with_panel(timeseries_panel("Consumer lag by partition",
+                                     [("topic_partition:digindex_consumer_lag_messages:max",
+                                       "{{topic}}/{{partition}}")], unit="short"))
+        .with_panel(timeseries_panel("End-to-end delay",
+                                     [("topic_quantile:digindex_event_delay_seconds:histogram_quantile_rate5m",
+                                       "{{topic}} p{{quantile}}")], unit="s",
+                                     description="Processing time minus the event's occurred_at."))
+        .with_panel(timeseries_panel("Workers and assigned partitions",
+                                     [("job:digindex_worker_info:count", "workers"),
+                                      ("topic:digindex_assigned_partitions:sum", "partitions {{topic}}")],
+                                     unit="short"))
+        .with_panel(timeseries_panel("Rebalances (15m) and checkpoints/s",
+                                     [("job:digindex_rebalances:increase15m", "rebalances"),
+                                      ("topic:digindex_checkpoints:rate5m", "checkpoints/s {{topic}}")],
+                                     unit="short"))
+    )
+
+
+BOARDS: dict[str, Callable[[], Dashboard]] = {
+    STATE_OVERVIEW: state_overview,
+    DISTRICT_DETAIL: district_detail,
+    BANKS: banks,
+    PIPELINE_HEALTH: pipeline_health,
+}
+
+
+def render_all() -> dict[str, str]:
+    """File name under grafana/dashboards/ -> its JSON text."""
+    out = {}
+    for title, build in BOARDS.items():
+        board = build().build()
+        assert board.title == title and board.uid == uid_for(title)
+        out[f"{board.uid}.json"] = JSONEncoder(sort_keys=True, indent=2).encode(board) + "\n"
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="report stale or extra files instead of writing")
+    args = parser.parse_args(argv)
+    expected = render_all()
+    stale = [n for n, text in expected.items()
+             if not (OUT_DIR / n).exists() or (OUT_DIR / n).read_text() != text]
+    extra = sorted(p.name for p in OUT_DIR.glob("*.json") if p.name not in expected)
+    if args.check:
+        if stale or extra:
+            print(f"out of date (run python grafana/generate.py): {stale + extra}", file=sys.stderr)
+            return 1
+        return 0
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    for name in stale:
+        (OUT_DIR / name).write_text(expected[name])
+        print(f"wrote grafana/dashboards/{name}")
+    for name in extra:
+        (OUT_DIR / name).unlink()
+        print(f"removed grafana/dashboards/{name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -6,6 +6,8 @@ import base64
 import json
 import time
 
+import pytest
+
 from streams.aadhaar import contains_aadhaar_like
 from streams.avro_codec import codec_for
 from streams.deadletter import dead_letter, decode_dead_letter
@@ -62,6 +64,25 @@ def test_aadhaar_redacted_from_message_and_original() -> None:
     rec = codec.decode(body["original"])
     assert rec["event_id"] == "txn-XXXX XXXX XXXX" and rec["branch_ifsc"] == "X" * 12
     assert rec["amount_paise"] == 10_000 and rec["district_lgd"] == 45
+
+
+@pytest.mark.parametrize("length", range(20, 32))
+@pytest.mark.parametrize("field", ["event_id", "branch_ifsc", "bank_code"])
+def test_no_aadhaar_number_survives_in_the_original(field: str, length: int) -> None:
+    """Whatever the string's length, the number it starts with must not reach the dead-letter topic.
+
+    Avro writes a string's length as a zig-zag varint just before it; lengths 24-28 give the bytes
+    ``0``-``8``, which join the number's digits into a 13-digit run.
+    """
+    number = aadhaar_like()
+    text = number + "-" + "x" * (length - 13)
+    value = codec_for("PaymentEvent").encode(payment(**{("bank" if field == "bank_code" else field): text}))
+    assert number.encode() in value
+    raw = dead_letter(AadhaarLikeValue(f"field {field} holds an Aadhaar-like 12-digit number", field), value,
+                      "payments", 0, 1, "w")
+    original = decode_dead_letter(raw)["original"]
+    assert number.encode() not in original, f"raw Aadhaar number in the dead letter ({field}, length {length})"
+    assert len(original) == len(value)
 
 
 def test_original_without_aadhaar_is_kept_byte_for_byte() -> None:

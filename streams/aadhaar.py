@@ -13,6 +13,8 @@ import re
 __all__ = [
     "AADHAAR_LIKE",
     "contains_aadhaar_like",
+    "mask",
+    "mask_digit_runs",
     "redact",
     "redact_bytes",
     "verhoeff_valid",
@@ -72,3 +74,24 @@ def redact_bytes(data: bytes) -> bytes:
     readable for diagnosis without carrying the number.
     """
     return _AADHAAR_LIKE_BYTES.sub(lambda m: bytes(b if not 48 <= b <= 57 else 88 for b in m.group()), data)
+
+
+def _x_digits(m: re.Match[str]) -> str:
+    return "".join("X" if c.isdigit() else c for c in m.group())
+
+
+def mask(text: str) -> str:
+    """``text`` with the digits of every Aadhaar-like run replaced by ``X``: same length."""
+    return AADHAAR_LIKE.sub(_x_digits, text)
+
+
+_DIGIT_RUN = re.compile(rb"[0-9](?:[ -]?[0-9]){11,}")
+
+
+def mask_digit_runs(data: bytes) -> bytes:
+    """Mask every run of 12 or more digits in bytes we could not decode.
+
+    Cruder than ``redact_bytes`` on purpose: in binary framing a length byte can be an
+    ASCII digit and lengthen an Aadhaar number's run, so any long run is masked.
+    """
+    return _DIGIT_RUN.sub(lambda m: bytes(88 if 48 <= b <= 57 else b for b in m.group()), data)

@@ -3,8 +3,8 @@
 A dead letter is a JSON object (so operators can read it with any consumer):
 ``reason`` (the ``EventError.code``), ``message``, ``field``, the source ``topic``,
 ``partition`` and ``offset``, ``worker``, ``detected_at`` (ms), and ``original``:
-the original value bytes, base64, with every Aadhaar-like digit run masked
-(length-preserving, so the Avro still decodes for diagnosis).
+the original value bytes, base64, with every Aadhaar-like number masked
+(see ``redacted_original``: the Avro still decodes for diagnosis).
 """
 
 from __future__ import annotations
@@ -14,14 +14,30 @@ import json
 import time
 from typing import Any
 
-from .aadhaar import redact, redact_bytes
+from .aadhaar import mask, mask_digit_runs, redact
+from .avro_codec import AvroCodec, codec_for
 from .errors import EventError
 
-__all__ = ["dead_letter", "decode_dead_letter"]
+__all__ = ["dead_letter", "decode_dead_letter", "redacted_original"]
+
+
+def redacted_original(value: bytes, codecs: tuple[AvroCodec, ...] | None = None) -> bytes:
+    """``value`` with no Aadhaar-like number left in it, kept decodable where it decodes.
+
+    A record that decodes is re-encoded in its own writer schema with Aadhaar-like digits
+    in its strings masked (same length, so unchanged bytes when there are none). Bytes that
+    do not decode get every run of 12+ digits masked: a varint length byte can be an ASCII
+    digit, so matching the number's own boundaries on raw bytes is not enough.
+    """
+    for codec in codecs or (codec_for("PaymentEvent"), codec_for("SeedingEvent")):
+        masked = codec.map_strings(value, mask)
+        if masked is not None:
+            return masked
+    return mask_digit_runs(value)
 
 
 def dead_letter(error: EventError, value: bytes | None, topic: str, partition: int, offset: int,
-                worker: str) -> bytes:
+                worker: str, codecs: tuple[AvroCodec, ...] | None = None) -> bytes:
     """The dead-letter value for an event refused with ``error``."""
     body: dict[str, Any] = {
         "reason": error.code,
@@ -32,7 +48,7 @@ def dead_letter(error: EventError, value: bytes | None, topic: str, partition: i
         "offset": offset,
         "worker": worker,
         "detected_at": int(time.time() * 1000),
-        "original": base64.b64encode(redact_bytes(value or b"")).decode(),
+        "original": base64.b64encode(redacted_original(value or b"", codecs)).decode(),
     }
     return json.dumps(body, separators=(",", ":")).encode()
 

@@ -29,6 +29,7 @@ def register(app: faust.App, rt: Runtime, deadletters: Any, delay: Any) -> tuple
                                                             key_serializer="raw", value_serializer="raw"))
     checkpointer = PaymentCheckpointer(table, s.payments_topic)
     decode = rt.payment_codec.decode
+    codecs = (rt.payment_codec, rt.seeding_codec)
     every, interval = s.checkpoint_events, s.checkpoint_interval
     observe = delay.labels(topic=s.payments_topic).observe
 
@@ -51,7 +52,7 @@ def register(app: faust.App, rt: Runtime, deadletters: Any, delay: Any) -> tuple
             except EventError as exc:
                 state.reject(exc.code, msg.offset)
                 await deadletters.send(key=msg.key, value=dead_letter(
-                    exc, msg.value, msg.topic, msg.partition, msg.offset, rt.worker_id))
+                    exc, msg.value, msg.topic, msg.partition, msg.offset, rt.worker_id, codecs))
             mono = time.monotonic()
             if state.applied_since_checkpoint >= every or (mono - meta.last_saved >= interval):
                 checkpointer.save(state, meta)

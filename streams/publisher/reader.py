@@ -56,13 +56,13 @@ def lines_in(raw: bytes) -> int:
 
 def read_jsonl(stream: BinaryIO, offset: int = 0, line: int = 0) -> Iterator[Item]:
     """One item per non-blank line, starting after ``line`` lines / ``offset`` bytes."""
-    loads = json.loads
+    decode = json.JSONDecoder().decode  # json.loads(bytes) would sniff the encoding on every line
     first = offset == 0
     for raw in stream:
         line += 1
         offset += len(raw)
         try:
-            obj = loads(raw)
+            obj = decode(raw.decode())
         except ValueError as e:  # JSONDecodeError and UnicodeDecodeError; neither quotes the input
             if raw.isspace():
                 continue

@@ -1,11 +1,11 @@
-"""The publishing loop: read, build, validate, encode, send; flush and checkpoint per batch.
+"""The publishing loop: read, build, validate, encode, send; checkpoint what the broker confirmed.
 
-Delivery: records are sent without waiting; every ``batch_records`` items (or
-``batch_seconds``, whichever comes first) the producer is flushed, every future
-of the batch must have succeeded, and only then is the checkpoint advanced past
-the batch. So the checkpoint is never ahead of the broker, and after a kill the
-only records sent twice are those of the one batch in flight when it died:
-at most ``batch_records``. The worker drops those by ``(bank_code, event_id)``.
+Delivery: records are sent without waiting. The checkpoint is advanced past a
+segment of records only once every one of them has been acknowledged, so it is
+never ahead of the broker; ``AckWindow`` keeps at most ``batch_records`` records
+sent but not yet checkpointed, so after a kill a rerun sends at most that many
+twice (the worker drops them by ``(bank_code, event_id)``). Segments also close
+every ``batch_seconds``, so a slow input is checkpointed promptly.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
-from kafka.errors import KafkaError, KafkaTimeoutError
+from kafka.errors import KafkaError
 
 from ..avro_codec import codec_for, load_schema
 from ..config import Settings
 from ..errors import EventError, MalformedEvent
-from ..producer import district_key, make_producer
+from ..producer import make_producer
 from ..registry import default_registry
 from ..topics import ensure_topics
 from ..validation import check_event
@@ -31,6 +31,8 @@ from .checkpoint import Checkpoint, CheckpointMismatch, InputIdentity
 from .reader import InputError, Item, lines_in, read_csv, read_csv_header, read_jsonl
 from .records import RecordBuilder
 from .rejects import Rejects
+from .routing import DistrictRouter
+from .window import AckWindow
 
 __all__ = ["KINDS", "Job", "Outcome", "publish"]
 
@@ -107,7 +109,7 @@ class _Publication:
         self.err = err
         self.stop = stop
         self.checkpoint: Checkpoint | None = None
-        self.futures: list[Any] = []
+        self.window = AckWindow(job.batch_records)
         self.producer: Any = None
         self.rejects: Rejects | None = None
 
@@ -173,20 +175,21 @@ class _Publication:
         stack.callback(self.producer.close, timeout=5.0)
 
     def loop(self, items: Any, builder: RecordBuilder, encode: Any) -> None:
-        """Send every good item, reject every bad one, commit every batch."""
-        job, settings = self.job, self.settings
+        """Send every good item, reject every bad one, close a segment every ``window.segment`` items."""
+        job, settings, window = self.job, self.settings, self.window
         assert self.rejects is not None
         reject = self.rejects.add
         build = builder.build
         send = self.producer.send
-        futures = self.futures
+        futures: list[Any] = []
         append = futures.append
         topic = self.out.topic
         registry = default_registry()
         max_future_ms = int(settings.max_future_skew * 1000)
-        keys: dict[int, bytes] = {}
+        router = DistrictRouter(self.producer, topic)
+        routes, route = router.cache, router.route
         monotonic = time.monotonic
-        batch = job.batch_records
+        segment = window.segment
         now_ms = int(time.time() * 1000)
         deadline = monotonic() + job.batch_seconds
         pending = 0
@@ -204,47 +207,45 @@ class _Publication:
                     reject(line, MalformedEvent(f"does not encode: {type(e).__name__}"), raw)
                 else:
                     lgd = record["district_lgd"]
-                    key = keys.get(lgd)
-                    if key is None:
-                        key = keys[lgd] = district_key(lgd)
-                    append(send(topic, value=value, key=key))
+                    key, partition = routes.get(lgd) or route(lgd)
+                    append(send(topic, value=value, key=key, partition=partition))
             else:
                 reject(line, obj, raw)
             pending += 1
-            if pending >= batch or monotonic() >= deadline:
-                self.commit(last)
+            if pending >= segment or monotonic() >= deadline:
+                self._save(window.close(futures, self._mark(last)))
+                futures = []
+                append = futures.append
+                router.forget()
                 if self.stop.is_set():
+                    self._save(window.drain(self.producer.flush))
                     raise _Interrupted
                 pending = 0
                 now_ms = int(time.time() * 1000)
                 deadline = monotonic() + job.batch_seconds
-        self.commit(last, complete=True)
+        final = self._mark(last)
+        window.close(futures, final)
+        window.drain(self.producer.flush)
+        self._save(final, complete=True)
 
-    def commit(self, last: Item | None, complete: bool = False) -> None:
-        """Wait for the batch's acknowledgements, then advance the checkpoint past ``last``."""
-        futures = self.futures
-        if futures:
-            self.producer.flush()
-            for f in futures:
-                if not f.is_done:
-                    raise KafkaTimeoutError("flush returned before every record was acknowledged")
-                if f.exception is not None:
-                    raise f.exception
-            self.out.sent += len(futures)
-            futures.clear()
+    def _mark(self, last: Item | None) -> tuple[Item | None, int, int]:
+        """Where a segment ends: its last item and the rejects reported up to it (count, file size)."""
         assert self.rejects is not None
-        rejects_size = self.rejects.sync()
-        self.out.rejected = self.rejects.count
-        cp = self.checkpoint
-        if cp is None or self.job.checkpoint is None or (last is None and not complete):
+        return last, self.rejects.count, self.rejects.sync()
+
+    def _save(self, mark: tuple[Item | None, int, int] | None, complete: bool = False) -> None:
+        """Advance the checkpoint to ``mark``, an acknowledged segment's end (None: nothing new)."""
+        cp, path = self.checkpoint, self.job.checkpoint
+        if mark is None or cp is None or path is None:
             return
+        last, rejected, rejects_size = mark
         changes: dict[str, Any] = {}
         if last is not None:
             changes.update(offset=last[1], line=last[0] + lines_in(last[2]) - 1)
-        self.checkpoint = cp.advanced(sent=self.out.skipped + self.out.sent,
-                                      rejected=self.out.earlier_rejected + self.out.rejected,
+        self.checkpoint = cp.advanced(sent=self.out.skipped + self.window.acknowledged,
+                                      rejected=self.out.earlier_rejected + rejected,
                                       rejects_size=rejects_size, complete=complete, **changes)
-        self.checkpoint.save(self.job.checkpoint)
+        self.checkpoint.save(path)
 
 
 def publish(job: Job, settings: Settings, err: TextIO | None = None,
@@ -269,6 +270,7 @@ def publish(job: Job, settings: Settings, err: TextIO | None = None,
         out.error = f"sending failed: {type(e).__name__}: {e}; the checkpoint holds the last acknowledged batch"
     except OSError as e:
         out.error = f"{job.source}: {e}"
+    out.sent = pub.window.acknowledged
     out.rejected = pub.rejects.count if pub.rejects is not None else 0
     out.seconds = time.monotonic() - started
     return out

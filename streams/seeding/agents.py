@@ -33,6 +33,7 @@ def register(app: faust.App, rt: Runtime, deadletters: Any, delay: Any) -> tuple
     checkpoints = app.Table("seeding-state", default=None, partitions=s.topic_partitions,
                             key_type=bytes, value_type=bytes, schema=raw)
     decode = rt.seeding_codec.decode
+    codecs = (rt.seeding_codec, rt.payment_codec)
     every, interval = s.checkpoint_events, s.checkpoint_interval
     observe = delay.labels(topic=s.seeding_topic).observe
     last_saved: dict[int, float] = {}
@@ -60,7 +61,7 @@ def register(app: faust.App, rt: Runtime, deadletters: Any, delay: Any) -> tuple
             except EventError as exc:
                 state.reject(exc.code, msg.offset)
                 await deadletters.send(key=msg.key, value=dead_letter(
-                    exc, msg.value, msg.topic, msg.partition, msg.offset, rt.worker_id))
+                    exc, msg.value, msg.topic, msg.partition, msg.offset, rt.worker_id, codecs))
             mono = time.monotonic()
             if state.applied_since_checkpoint >= every or mono - last_saved.get(msg.partition, 0.0) >= interval:
                 checkpoints[checkpoint_key(s.seeding_topic, msg.partition)] = json.dumps(state.counters()).encode()

@@ -17,11 +17,15 @@ from prometheus_client.registry import Collector
 
 from . import __version__
 from .config import Settings
+from .errors import EventError
 from .payments.rolling import STATUSES, count, value
 from .runtime import Runtime
 from .seeding.state import NOT_SEEDED, SEEDED
 
-__all__ = ["DELAY_BUCKETS", "IndexCollector", "build_registry"]
+__all__ = ["DELAY_BUCKETS", "REASONS", "IndexCollector", "build_registry"]
+
+#: Every dead-letter reason code (``EventError`` subclasses' ``code``).
+REASONS = tuple(sorted(cls.code for cls in EventError.__subclasses__()))
 
 DELAY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 86400)
 _MODES = (("non_digital", False), ("digital", True))
@@ -141,8 +145,8 @@ class IndexCollector(Collector):
         deadletters = CounterMetricFamily("digindex_deadletters", "Events sent to the dead-letter topic",
                                           labels=["topic", "reason"])
         for topic, c in dead.items():
-            for reason, n in sorted(c.items()):
-                deadletters.add_metric([topic, reason], n)
+            for reason in sorted(set(REASONS) | set(c)):  # every reason from 0, so increase() sees the first
+                deadletters.add_metric([topic, reason], c[reason])
         bl = GaugeMetricFamily("digindex_bank_last_event_timestamp_seconds",
                                "Event time of the bank's latest accepted event", labels=["bank", "topic"])
         for (bank, topic), ts in sorted(bank_last.items()):

@@ -11,7 +11,6 @@ never seen again. Correctness thus never depends on a graceful hand-over.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any
 
@@ -20,7 +19,7 @@ from faust.types import TP
 
 from .payments.checkpoint import PaymentCheckpointer
 from .runtime import Runtime
-from .seeding.agents import checkpoint_key
+from .seeding.agents import restore_partition
 from .seeding.state import count_account
 
 __all__ = ["install_recovery"]
@@ -44,12 +43,7 @@ def install_recovery(app: faust.App, rt: Runtime, payments_table: Any, checkpoin
         pay = sorted(tp.partition for tp in actives if tp.topic == s.payments_topic)
         seed = sorted(tp.partition for tp in actives if tp.topic == s.seeding_topic)
         rt.payments = dict(checkpointer.restore(payments_table.items(), pay, rt.new_payment_state))
-        rt.seeding = {}
-        for p in seed:
-            state = rt.seeding[p] = rt.new_seeding_state(p)
-            saved = seeding_checkpoints.get(checkpoint_key(s.seeding_topic, p))
-            if saved:
-                state.load_counters(json.loads(saved))
+        rt.seeding = {p: restore_partition(rt, seeding_checkpoints, p) for p in seed}
         rt.accounts.clear()
         for i, (_, value) in enumerate(accounts_table.items()):
             if value is not None:

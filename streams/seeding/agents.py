@@ -17,9 +17,9 @@ import faust
 from ..deadletter import dead_letter
 from ..errors import EventError
 from ..runtime import Runtime
-from .state import account_key
+from .state import SeedingPartitionState, account_key
 
-__all__ = ["register"]
+__all__ = ["checkpoint_key", "register", "restore_partition"]
 
 
 def register(app: faust.App, rt: Runtime, deadletters: Any, delay: Any) -> tuple[Any, Any]:
@@ -43,11 +43,8 @@ def register(app: faust.App, rt: Runtime, deadletters: Any, delay: Any) -> tuple
         async for event in stream.events():
             msg = event.message
             state = rt.seeding.get(msg.partition)
-            if state is None:
-                state = rt.seeding[msg.partition] = rt.new_seeding_state(msg.partition)
-                saved = checkpoints.get(checkpoint_key(s.seeding_topic, msg.partition))
-                if saved:
-                    state.load_counters(json.loads(saved))
+            if state is None:  # assigned but not restored yet: restore from the table now
+                state = rt.seeding[msg.partition] = restore_partition(rt, checkpoints, msg.partition)
             if msg.offset <= state.offset:
                 continue
             now = time.time()
@@ -74,3 +71,12 @@ def register(app: faust.App, rt: Runtime, deadletters: Any, delay: Any) -> tuple
 
 def checkpoint_key(topic: str, partition: int) -> bytes:
     return f"{topic}/{partition}".encode()
+
+
+def restore_partition(rt: Runtime, checkpoints: Any, partition: int) -> SeedingPartitionState:
+    """A partition's state with the offset and counters of its last checkpoint (if any)."""
+    state = rt.new_seeding_state(partition)
+    saved = checkpoints.get(checkpoint_key(rt.settings.seeding_topic, partition))
+    if saved:
+        state.load_counters(json.loads(saved))
+    return state

@@ -12,13 +12,16 @@ negative amounts, no Aadhaar-like numbers) before it is sent. A bad record is
 reported on stderr as FILE:LINE: field: reason: message, appended to the rejects
 file (redacted: no Aadhaar number is ever written), and does not stop the rest.
 
-Resume: after every batch (--batch records or --batch-interval, whichever comes
-first) the publisher waits for the broker to acknowledge the whole batch, then
-records the byte offset in the checkpoint file. Killed at any point and rerun with
-the same command, it continues after the last acknowledged batch: every record is
-sent at least once, and at most the one batch in flight at the kill (<= --batch
-records) is sent twice; the worker drops those duplicates by (bank_code,
-event_id). A rerun on a finished file sends nothing. Stdin cannot be resumed.
+Resume: the checkpoint file records the byte offset up to which every record has
+been acknowledged by the broker; it is advanced as acknowledgements arrive (every
+--batch/2 records and at least every --batch-interval), and never more than
+--batch records are sent but not yet checkpointed. Killed at any point (even
+SIGKILL) and rerun with the same command, the publisher continues after the
+checkpoint: every record is sent at least once, and at most --batch records are
+sent twice; the worker drops those duplicates by (bank_code, event_id). SIGINT or
+SIGTERM stop cleanly at the next checkpoint, with no duplicates on rerun. A rerun
+on a finished file sends nothing; a changed file is refused (see --restart).
+Stdin cannot be resumed.
 
 Exit status: 0 every record sent; 2 some records rejected, all others sent;
 1 failure: nothing could be sent (every record rejected), the file is unreadable,
@@ -32,7 +35,6 @@ import argparse
 import signal
 import sys
 import threading
-from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -41,7 +43,7 @@ from ..publisher.reader import FORMATS, InputError, format_for
 from ..publisher.run import KINDS, Job, publish
 from .common import add_broker_flags, settings_from_args
 
-__all__ = ["HELP", "configure", "main", "run"]
+__all__ = ["HELP", "configure", "run"]
 
 HELP = "publish a bank's payment or seeding events from a JSON Lines or CSV file"
 
@@ -70,10 +72,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--restart", action="store_true",
                         help="ignore an existing checkpoint and publish the whole file again")
     parser.add_argument("--batch", type=int, default=1000, metavar="N",
-                        help="records per acknowledged batch: the checkpoint interval and the most "
-                        "records a rerun after a kill sends twice")
+                        help="most records sent but not yet checkpointed: what a rerun after a kill "
+                        "may send twice")
     parser.add_argument("--batch-interval", type=float, default=0.5, metavar="SECONDS",
-                        help="acknowledge and checkpoint at least this often")
+                        help="checkpoint at least this often")
     parser.add_argument("--create-topics", action=argparse.BooleanOptionalAction, default=True,
                         help="create the digindex topics if they are missing")
     add_broker_flags(parser)
@@ -129,14 +131,3 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     print(out.summary(), flush=True)
     return out.exit_code
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``digindex publish`` on its own (``python -m streams.commands.publish``)."""
-    parser = argparse.ArgumentParser(prog="digindex publish", description=__doc__)
-    configure(parser)
-    args = parser.parse_args(argv)
-    return run(args, Settings.from_env())
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,83 @@
+"""Input files and a topic reader for the publisher tests."""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+
+from streams.avro_codec import codec_for
+from streams.config import Settings
+
+#: 2021-03-31T10:15:00+05:30, the Almora pilot's target date, in epoch milliseconds.
+T0 = 1_617_165_900_000
+PAYMENT_FIELDS = ["event_id", "occurred_at", "district_lgd", "bank_code", "branch_ifsc", "channel",
+                  "amount_paise", "status", "purpose"]
+
+
+def payment(i: int, **over: Any) -> dict[str, Any]:
+    """A valid payment record as a bank would write it (no bank_code: --bank fills it in)."""
+    rec: dict[str, Any] = {
+        "event_id": f"TXN-{i:07d}", "occurred_at": T0 + i * 1000, "district_lgd": 45 + i % 13,
+        "branch_ifsc": f"SBIN0{i % 500:06d}" if i % 2 else None, "channel": ["UPI", "CASH", "AEPS"][i % 3],
+        "amount_paise": 100 + i, "status": "SUCCESS", "purpose": "P2M",
+    }
+    rec.update(over)
+    return rec
+
+
+def seeding(i: int, **over: Any) -> dict[str, Any]:
+    rec: dict[str, Any] = {"event_id": f"SEED-{i:07d}", "occurred_at": T0 + i, "district_lgd": 45 + i % 13,
+                           "account_ref": f"ACC-{i:06d}", "status": "SEEDED" if i % 4 else "NOT_SEEDED"}
+    rec.update(over)
+    return rec
+
+
+def write_jsonl(path: Path, lines: list[dict[str, Any] | str]) -> Path:
+    """One line per item: dicts as JSON, strings verbatim (for broken lines)."""
+    path.write_text("".join((x if isinstance(x, str) else json.dumps(x)) + "\n" for x in lines), encoding="utf-8")
+    return path
+
+
+def write_csv(path: Path, records: list[dict[str, Any]], fields: list[str] | None = None) -> Path:
+    fields = fields or list(records[0])
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        w.writerows({k: "" if r.get(k) is None else r[k] for k in fields} for r in records)
+    return path
+
+
+def end_offsets(settings: Settings, topic: str) -> int:
+    """How many records the topic holds (idempotent, non-transactional: offsets are dense)."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
+    try:
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        return sum(consumer.end_offsets(parts).values())
+    finally:
+        consumer.close()
+
+
+def consume(settings: Settings, topic: str, kind: str = "PaymentEvent",
+            timeout: float = 30.0) -> list[tuple[bytes, int, dict[str, Any]]]:
+    """Every record on ``topic`` as (key, partition, decoded value)."""
+    codec = codec_for(kind)
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
+    try:
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        want = sum(consumer.end_offsets(parts).values())
+        out: list[tuple[bytes, int, dict[str, Any]]] = []
+        deadline = time.monotonic() + timeout
+        while len(out) < want:
+            assert time.monotonic() < deadline, f"read {len(out)} of {want} records from {topic}"
+            for tp, msgs in consumer.poll(timeout_ms=500, max_records=10_000).items():
+                out.extend((m.key, tp.partition, codec.decode(m.value)) for m in msgs)
+        return out
+    finally:
+        consumer.close()

@@ -1,0 +1,127 @@
+"""Field coercion: what a bank may write, and what is refused with which field named."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from streams.avro_codec import codec_for, load_schema
+from streams.errors import EventError, MalformedEvent
+from streams.publisher.records import BankMismatch, RecordBuilder, parse_timestamp_ms
+
+from .data import T0, payment, seeding
+
+
+@pytest.fixture(scope="module")
+def payments() -> RecordBuilder:
+    return RecordBuilder(load_schema("PaymentEvent"), "SBIN")
+
+
+@pytest.fixture(scope="module")
+def seedings() -> RecordBuilder:
+    return RecordBuilder(load_schema("SeedingEvent"), "SBIN")
+
+
+@pytest.mark.parametrize("text", [
+    "2021-03-31T10:15:00+05:30", "2021-03-31T04:45:00Z", "2021-03-31T04:45:00+00:00",
+    "2021-03-31 04:45:00.000+00:00", T0, str(T0),
+])
+def test_occurred_at_accepts_iso_with_offset_and_epoch_ms(text: Any) -> None:
+    assert parse_timestamp_ms(text) == T0
+
+
+def test_occurred_at_keeps_milliseconds() -> None:
+    assert parse_timestamp_ms("2021-03-31T04:45:00.123456Z") == T0 + 123
+
+
+@pytest.mark.parametrize("bad", ["2021-03-31T10:15:00", "31/03/2021", "", 1.5e12, None, True])
+def test_occurred_at_refuses_naive_or_malformed(bad: Any) -> None:
+    with pytest.raises(MalformedEvent) as e:
+        parse_timestamp_ms(bad)
+    assert e.value.field == "occurred_at"
+
+
+def test_builds_a_record_the_codec_round_trips(payments: RecordBuilder) -> None:
+    rec = payments.build(payment(1, occurred_at="2021-03-31T10:15:00+05:30"))
+    assert rec["bank_code"] == "SBIN" and rec["occurred_at"] == T0
+    assert codec_for("PaymentEvent").decode(codec_for("PaymentEvent").encode(rec)) == rec
+
+
+def test_absent_fields_take_their_defaults(payments: RecordBuilder) -> None:
+    obj = payment(1)
+    del obj["branch_ifsc"], obj["purpose"]
+    rec = payments.build(obj)
+    assert (rec["branch_ifsc"], rec["purpose"]) == (None, "OTHER")
+    # The enum's own "default" (CASH) is for readers meeting a newer symbol, not a field default.
+    del obj["channel"]
+    with pytest.raises(MalformedEvent, match="required field channel"):
+        payments.build(obj)
+
+
+def test_csv_strings_are_coerced(payments: RecordBuilder) -> None:
+    rec = payments.build({"event_id": "e1", "occurred_at": str(T0), "district_lgd": "45", "channel": "UPI",
+                          "amount_paise": "1050", "status": "SUCCESS"})
+    assert (rec["district_lgd"], rec["amount_paise"], rec["occurred_at"]) == (45, 1050, T0)
+
+
+@pytest.mark.parametrize(("field", "value", "code"), [
+    ("channel", "PAYTM", "malformed"),
+    ("status", "success", "malformed"),
+    ("amount_paise", "10.50", "malformed"),
+    ("amount_paise", 10.5, "malformed"),
+    ("amount_paise", True, "malformed"),
+    ("amount_paise", 2**63, "malformed"),
+    ("district_lgd", 2**31, "malformed"),
+    ("district_lgd", "Almora", "malformed"),
+    ("event_id", 17, "malformed"),
+    ("event_id", None, "malformed"),
+    ("branch_ifsc", 5, "malformed"),
+    ("bank_code", "HDFC", "bank_mismatch"),
+])
+def test_bad_values_name_their_field(payments: RecordBuilder, field: str, value: Any, code: str) -> None:
+    with pytest.raises(EventError) as e:
+        payments.build(payment(1, **{field: value}))
+    assert (e.value.field, e.value.code) == (field, code)
+
+
+def test_bank_mismatch_is_its_own_reason(payments: RecordBuilder) -> None:
+    with pytest.raises(BankMismatch):
+        payments.build(payment(1, bank_code="HDFC"))
+    assert payments.build(payment(1, bank_code="SBIN"))["bank_code"] == "SBIN"
+
+
+def test_missing_required_and_unknown_fields(payments: RecordBuilder) -> None:
+    obj = payment(1)
+    del obj["amount_paise"]
+    with pytest.raises(MalformedEvent) as e:
+        payments.build(obj)
+    assert e.value.field == "amount_paise" and "missing" in str(e.value)
+    with pytest.raises(MalformedEvent) as e:
+        payments.build(payment(1, amount=5))
+    assert e.value.field == "amount" and "unknown field" in str(e.value)
+
+
+def test_messages_never_quote_an_aadhaar_number(payments: RecordBuilder) -> None:
+    with pytest.raises(MalformedEvent) as e:
+        payments.build(payment(1, channel="2345 6789 0123"))
+    assert "6789" not in str(e.value) and "REDACTED" in str(e.value)
+
+
+def test_seeding_records(seedings: RecordBuilder) -> None:
+    rec = seedings.build(seeding(3, occurred_at="2021-03-31T04:45:00.003Z"))
+    assert rec == {"event_id": "SEED-0000003", "occurred_at": T0 + 3, "district_lgd": 48, "bank_code": "SBIN",
+                   "account_ref": "ACC-000003", "status": "SEEDED"}
+    with pytest.raises(MalformedEvent):
+        seedings.build(seeding(3, status="PENDING"))
+
+
+def test_csv_header_checks(payments: RecordBuilder) -> None:
+    required = ["event_id", "occurred_at", "district_lgd", "channel", "amount_paise", "status"]
+    payments.check_columns(required)
+    with pytest.raises(ValueError, match="unknown column"):
+        payments.check_columns([*required, "amount"])
+    with pytest.raises(ValueError, match=r"missing required column.*amount_paise"):
+        payments.check_columns([c for c in required if c != "amount_paise"])
+    with pytest.raises(ValueError, match="duplicate"):
+        payments.check_columns([*required, "event_id"])

@@ -32,6 +32,7 @@ resume).
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import threading
@@ -78,6 +79,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="checkpoint at least this often")
     parser.add_argument("--create-topics", action=argparse.BooleanOptionalAction, default=True,
                         help="create the digindex topics if they are missing")
+    parser.add_argument("--connect-timeout", type=float, default=15.0, metavar="SECONDS",
+                        help="give up on an unreachable broker after this long")
     add_broker_flags(parser)
 
 
@@ -85,8 +88,8 @@ def _job(args: argparse.Namespace) -> Job:
     stdin = args.file == "-"
     if stdin and args.checkpoint:
         raise InputError("--checkpoint: stdin cannot be resumed")
-    if args.batch < 1 or args.batch_interval <= 0:
-        raise InputError("--batch and --batch-interval must be positive")
+    if args.batch < 1 or args.batch_interval <= 0 or args.connect_timeout <= 0:
+        raise InputError("--batch, --batch-interval and --connect-timeout must be positive")
     fmt = format_for(args.file) if args.format == "auto" else args.format
     return Job(
         source=args.file,
@@ -99,6 +102,7 @@ def _job(args: argparse.Namespace) -> Job:
         batch_seconds=args.batch_interval,
         create_topics=args.create_topics,
         restart=args.restart,
+        connect_timeout=args.connect_timeout,
     )
 
 
@@ -115,6 +119,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             raise KeyboardInterrupt
         stop.set()
 
+    kafka_log = logging.getLogger("kafka")
+    log_level = kafka_log.level
+    if settings.log_level.lower() != "debug":
+        # kafka-python logs every failed connection attempt; the summary names the failure once.
+        kafka_log.setLevel(logging.CRITICAL)
     main_thread = threading.current_thread() is threading.main_thread()
     signals = (signal.SIGINT, signal.SIGTERM) if main_thread else ()
     previous = {s: signal.signal(s, request_stop) for s in signals}
@@ -126,6 +135,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+        kafka_log.setLevel(log_level)
     if out.error:
         print(f"digindex publish: error: {out.error}", file=sys.stderr)
     print(out.summary(), flush=True)

@@ -54,6 +54,7 @@ class Job:
     batch_seconds: float = 0.5
     create_topics: bool = True
     restart: bool = False
+    connect_timeout: float = 15.0
 
 
 @dataclass
@@ -165,14 +166,16 @@ class _Publication:
         self.out.skipped, self.out.earlier_rejected = cp.sent, cp.rejected
 
     def _connect(self, stack: contextlib.ExitStack) -> None:
-        settings = self.settings
+        """Producer first: it gives up after ``connect_timeout``, so a wrong address fails fast."""
+        settings, timeout = self.settings, self.job.connect_timeout
         try:
+            self.producer = make_producer(settings, bootstrap_timeout_ms=int(timeout * 1000),
+                                          max_block_ms=int(timeout * 1000))
+            stack.callback(self.producer.close, timeout=5.0)
             if self.job.create_topics:
-                ensure_topics(settings, timeout=10.0)
-            self.producer = make_producer(settings, max_block_ms=15_000)
+                ensure_topics(settings, timeout=timeout)
         except KafkaError as e:
             raise _Unreachable(f"broker {settings.bootstrap_servers} unreachable: {e}") from None
-        stack.callback(self.producer.close, timeout=5.0)
 
     def loop(self, items: Any, builder: RecordBuilder, encode: Any) -> None:
         """Send every good item, reject every bad one, close a segment every ``window.segment`` items."""

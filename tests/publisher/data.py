@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -52,32 +53,35 @@ def write_csv(path: Path, records: list[dict[str, Any]], fields: list[str] | Non
     return path
 
 
-def end_offsets(settings: Settings, topic: str) -> int:
-    """How many records the topic holds (idempotent, non-transactional: offsets are dense)."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
-    try:
-        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        return sum(consumer.end_offsets(parts).values())
-    finally:
-        consumer.close()
+def consume(settings: Settings, topic: str, expect: int, kind: str = "PaymentEvent", settle: float = 1.0,
+            timeout: float = 60.0) -> list[tuple[bytes, int, dict[str, Any]]]:
+    """Every record on ``topic`` as (key, partition, decoded value).
 
-
-def consume(settings: Settings, topic: str, kind: str = "PaymentEvent",
-            timeout: float = 30.0) -> list[tuple[bytes, int, dict[str, Any]]]:
-    """Every record on ``topic`` as (key, partition, decoded value)."""
+    Reads until at least ``expect`` records have arrived and nothing more for ``settle``
+    seconds, so extra copies (duplicates) are counted too. (tansu's ListOffsets does not
+    report record offsets, so the end offsets cannot tell how many there are.)
+    """
     codec = codec_for(kind)
     consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
     try:
         parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         consumer.assign(parts)
         consumer.seek_to_beginning(*parts)
-        want = sum(consumer.end_offsets(parts).values())
         out: list[tuple[bytes, int, dict[str, Any]]] = []
         deadline = time.monotonic() + timeout
-        while len(out) < want:
-            assert time.monotonic() < deadline, f"read {len(out)} of {want} records from {topic}"
-            for tp, msgs in consumer.poll(timeout_ms=500, max_records=10_000).items():
+        last_new = time.monotonic()
+        while len(out) < expect or time.monotonic() - last_new < settle:
+            assert time.monotonic() < deadline, f"read {len(out)} of {expect} records from {topic}"
+            for tp, msgs in consumer.poll(timeout_ms=200, max_records=20_000).items():
                 out.extend((m.key, tp.partition, codec.decode(m.value)) for m in msgs)
+                last_new = time.monotonic()
         return out
     finally:
         consumer.close()
+
+
+def env_for(settings: Settings) -> dict[str, str]:
+    """The environment that points a ``digindex`` child process at ``settings``' broker and topics."""
+    return {**os.environ, "DIGINDEX_BROKER": settings.broker, "DIGINDEX_PAYMENTS_TOPIC": settings.payments_topic,
+            "DIGINDEX_SEEDING_TOPIC": settings.seeding_topic, "DIGINDEX_DEADLETTER_TOPIC": settings.deadletter_topic,
+            "DIGINDEX_TOPIC_PARTITIONS": str(settings.topic_partitions)}

@@ -1,0 +1,193 @@
+"""``digindex publish`` against the real session broker: what lands on the topic, what is refused."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streams.broker import free_port
+from streams.cli import build_parser
+from streams.config import Settings
+from streams.producer import district_key
+from streams.publisher.checkpoint import Checkpoint
+from streams.publisher.routing import default_partition
+
+from .data import T0, consume, env_for, payment, seeding, write_csv, write_jsonl
+
+pytestmark = pytest.mark.integration
+
+AADHAAR_RUN = re.compile(r"(?<!\d)[2-9]\d{3}[ -]?\d{4}[ -]?\d{4}(?!\d)")
+
+
+def publish(settings: Settings, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Run ``digindex publish ARGV`` in-process on ``settings``; (exit status, stdout, stderr)."""
+    args = ["publish", *argv]
+    parsed = build_parser(args).parse_args(args)
+    code = parsed._module.run(parsed, settings)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def expected_payment(obj: dict[str, Any]) -> dict[str, Any]:
+    from datetime import datetime
+
+    rec = {"bank_code": "SBIN", "branch_ifsc": None, "purpose": "OTHER", **obj}
+    if isinstance(rec["occurred_at"], str):
+        rec["occurred_at"] = int(datetime.fromisoformat(rec["occurred_at"]).timestamp() * 1000)
+    return rec
+
+
+def test_jsonl_lands_keyed_by_district(settings: Settings, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    objs = [payment(i) for i in range(300)]
+    for i in range(0, 300, 2):
+        objs[i]["occurred_at"] = "2021-03-31T10:15:00.250+05:30"
+    for i in range(0, 300, 3):
+        objs[i]["bank_code"] = "SBIN"
+    src = write_jsonl(tmp_path / "sbin.jsonl", objs)
+    code, out, err = publish(settings, capsys, str(src), "--kind", "payments", "--bank", "SBIN")
+    assert (code, err) == (0, "")
+    assert "sent=300 rejected=0 skipped=0" in out
+    got = consume(settings, settings.payments_topic, 300)
+    assert sorted((v for _, _, v in got), key=lambda r: r["event_id"]) == [expected_payment(o) for o in objs]
+    for key, partition, value in got:
+        assert key == district_key(value["district_lgd"])
+        assert partition == default_partition(key, list(range(settings.topic_partitions)))
+    assert not Path(f"{src}.rejects.jsonl").exists()
+    assert Checkpoint.load(Path(f"{src}.checkpoint.json")).complete  # type: ignore[union-attr]
+
+    code, out, _ = publish(settings, capsys, str(src), "--kind", "payments", "--bank", "SBIN")
+    assert code == 0 and "sent=0 rejected=0 skipped=300" in out
+    assert len(consume(settings, settings.payments_topic, 300)) == 300  # the rerun sent nothing
+
+
+def test_csv_lands_with_empty_cells_as_null(settings: Settings, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    objs = [payment(i) for i in range(120)]
+    src = write_csv(tmp_path / "sbin.csv", objs)
+    assert ",," in src.read_text()  # branch_ifsc is empty on every other row
+    code, out, err = publish(settings, capsys, str(src), "--kind", "payments", "--bank", "SBIN")
+    assert (code, err) == (0, "") and "sent=120" in out
+    got = consume(settings, settings.payments_topic, 120)
+    assert sorted((v for _, _, v in got), key=lambda r: r["event_id"]) == [expected_payment(o) for o in objs]
+    assert all(k == district_key(v["district_lgd"]) for k, _, v in got)
+
+
+def test_seeding_from_stdin(settings: Settings, tmp_path: Path) -> None:
+    lines = "".join(json.dumps(seeding(i)) + "\n" for i in range(50))
+    proc = subprocess.run([sys.executable, "-m", "streams", "publish", "-", "--kind", "seeding", "--bank", "SBIN"],
+                          input=lines, capture_output=True, text=True, env=env_for(settings), cwd=tmp_path,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "sent=50" in proc.stdout
+    got = consume(settings, settings.seeding_topic, 50, "SeedingEvent")
+    assert sorted(v["event_id"] for _, _, v in got) == [f"SEED-{i:07d}" for i in range(50)]
+    assert not (tmp_path / "stdin.rejects.jsonl").exists()
+
+
+BAD_PAYMENTS: list[tuple[Any, str, str | None]] = [
+    # (line, reason code, field)
+    (payment(1001, channel="PAYTM"), "malformed", "channel"),
+    (payment(1002, amount_paise=-500), "out_of_range", "amount_paise"),
+    (payment(1003, district_lgd=9999), "unknown_district", "district_lgd"),
+    (payment(1004, branch_ifsc="2345 6789 0123"), "aadhaar_like_value", "branch_ifsc"),
+    (payment(1005, occurred_at=int(time.time() * 1000) + 86_400_000), "out_of_range", "occurred_at"),
+    (payment(1006, bank_code="HDFC"), "bank_mismatch", "bank_code"),
+    ('{"event_id": "TXN-1007", "occurred_at": 2345 6789 0123,', "malformed", None),
+    (payment(1008, occurred_at="2021-03-31T10:15:00"), "malformed", "occurred_at"),
+]
+
+
+def test_bad_records_are_rejected_and_the_rest_sent(settings: Settings, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    good = [payment(i) for i in range(40)]
+    lines: list[Any] = good[:20] + [bad for bad, _, _ in BAD_PAYMENTS] + good[20:]
+    src = write_jsonl(tmp_path / "mixed.jsonl", lines)
+    rejects = tmp_path / "out" / "rejects.jsonl"
+    code, out, err = publish(settings, capsys, str(src), "--kind", "payments", "--bank", "SBIN",
+                             "--rejects", str(rejects))
+    assert code == 2
+    assert f"sent=40 rejected={len(BAD_PAYMENTS)}" in out
+    entries = [json.loads(x) for x in rejects.read_text().splitlines()]
+    assert [(e["line"], e["code"], e["field"]) for e in entries] == [
+        (21 + i, code_, field) for i, (_, code_, field) in enumerate(BAD_PAYMENTS)]
+    assert all(e["message"] and e["input"] for e in entries)
+    assert '"TXN-1007"' in entries[6]["input"]  # the original line, for the bank to fix
+    for i, line in enumerate(err.splitlines()):
+        assert line.startswith(f"{src}:{21 + i}: ")
+    sent = consume(settings, settings.payments_topic, 40)
+    assert sorted(v["event_id"] for _, _, v in sent) == [g["event_id"] for g in good]
+    # No raw Aadhaar-like number anywhere we wrote: rejects, stderr, stdout, checkpoint.
+    for text in (rejects.read_text(), err, out, Path(f"{src}.checkpoint.json").read_text()):
+        assert not AADHAAR_RUN.search(text)
+    assert "[REDACTED-AADHAAR]" in rejects.read_text()
+
+    code, out, _ = publish(settings, capsys, str(src), "--kind", "payments", "--bank", "SBIN",
+                           "--rejects", str(rejects))
+    assert code == 2 and "sent=0 rejected=0 (+8 in earlier runs) skipped=40" in out
+    assert len(rejects.read_text().splitlines()) == len(BAD_PAYMENTS)
+
+
+def test_aadhaar_in_account_ref_is_refused_and_never_written(settings: Settings, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    src = write_csv(tmp_path / "seed.csv", [seeding(1), seeding(2, account_ref="2345 6789 0123"),
+                                            seeding(3, account_ref="234567890123"), seeding(4)])
+    code, out, err = publish(settings, capsys, str(src), "--kind", "seeding", "--bank", "SBIN")
+    assert code == 2 and "sent=2 rejected=2" in out
+    rejects = Path(f"{src}.rejects.jsonl").read_text()
+    assert [json.loads(x)["line"] for x in rejects.splitlines()] == [3, 4]
+    assert not AADHAAR_RUN.search(rejects) and not AADHAAR_RUN.search(err)
+    got = consume(settings, settings.seeding_topic, 2, "SeedingEvent")
+    assert sorted(v["account_ref"] for _, _, v in got) == ["ACC-000001", "ACC-000004"]
+
+
+def test_failures_exit_1(settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    flags = ["--kind", "payments", "--bank", "SBIN"]
+    code, _, err = publish(settings, capsys, str(tmp_path / "missing.jsonl"), *flags)
+    assert code == 1 and "cannot read" in err
+
+    all_bad = write_jsonl(tmp_path / "bad.jsonl", [payment(1, channel="X"), payment(2, amount_paise=-1)])
+    code, out, _ = publish(settings, capsys, str(all_bad), *flags)
+    assert code == 1 and "sent=0 rejected=2" in out
+
+    array = tmp_path / "array.json"
+    array.write_text(json.dumps([payment(1)]))
+    code, _, err = publish(settings, capsys, str(array), *flags)
+    assert code == 1 and "JSON array" in err
+
+    bad_header = write_csv(tmp_path / "h.csv", [{"event_id": "e", "amount": 1}])
+    code, _, err = publish(settings, capsys, str(bad_header), *flags)
+    assert code == 1 and "unknown column" in err
+
+    good = write_jsonl(tmp_path / "good.jsonl", [payment(i) for i in range(5)])
+    code, _, _ = publish(settings, capsys, str(good), *flags)
+    assert code == 0
+    code, _, err = publish(settings, capsys, str(good), "--kind", "payments", "--bank", "HDFC")
+    assert code == 1 and "does not belong to this publication" in err and "--restart" in err
+    with good.open("a") as f:
+        f.write(json.dumps(payment(5)) + "\n")
+    code, _, err = publish(settings, capsys, str(good), *flags)
+    assert code == 1 and "input file changed" in err
+    code, out, _ = publish(settings, capsys, str(good), *flags, "--restart")
+    assert code == 0 and "sent=6" in out
+
+    started = time.monotonic()
+    code, _, err = publish(settings, capsys, str(good), *flags, "--restart", "--connect-timeout", "2",
+                           "--broker", f"kafka://127.0.0.1:{free_port()}")
+    assert code == 1 and "unreachable" in err
+    assert time.monotonic() - started < 10
+
+
+def test_occurred_at_forms_agree(settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    forms = [T0, str(T0), "2021-03-31T10:15:00+05:30", "2021-03-31T04:45:00Z"]
+    src = write_jsonl(tmp_path / "t.ndjson", [payment(i, occurred_at=f) for i, f in enumerate(forms)])
+    code, _, _ = publish(settings, capsys, str(src), "--kind", "payments", "--bank", "SBIN")
+    assert code == 0
+    assert {v["occurred_at"] for _, _, v in consume(settings, settings.payments_topic, 4)} == {T0}

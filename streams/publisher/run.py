@@ -14,7 +14,6 @@ import contextlib
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
@@ -28,6 +27,7 @@ from ..registry import default_registry
 from ..topics import ensure_topics
 from ..validation import check_event
 from .checkpoint import Checkpoint, CheckpointMismatch, InputIdentity
+from .job import KINDS, Job, Outcome
 from .reader import InputError, Item, lines_in, read_csv, read_csv_header, read_jsonl
 from .records import RecordBuilder
 from .rejects import Rejects
@@ -35,62 +35,6 @@ from .routing import DistrictRouter
 from .window import AckWindow
 
 __all__ = ["KINDS", "Job", "Outcome", "publish"]
-
-#: --kind -> (Avro record name, Settings attribute naming the topic)
-KINDS = {"payments": ("PaymentEvent", "payments_topic"), "seeding": ("SeedingEvent", "seeding_topic")}
-
-
-@dataclass(frozen=True)
-class Job:
-    """One publication: which input, as what, for which bank, and where its state goes."""
-
-    source: str  # a path, or "-" for stdin
-    kind: str
-    bank_code: str
-    fmt: str  # "jsonl" or "csv"
-    rejects: Path
-    checkpoint: Path | None  # None: no resume (stdin)
-    batch_records: int = 1000
-    batch_seconds: float = 0.5
-    create_topics: bool = True
-    restart: bool = False
-    connect_timeout: float = 15.0
-
-
-@dataclass
-class Outcome:
-    """What a publication did; ``exit_code`` is the command's exit status."""
-
-    source: str
-    topic: str
-    rejects: Path
-    sent: int = 0
-    rejected: int = 0
-    skipped: int = 0  # sent by earlier runs, per the checkpoint
-    earlier_rejected: int = 0
-    error: str | None = None
-    seconds: float = 0.0
-
-    @property
-    def exit_code(self) -> int:
-        """0 all sent, 2 some rejected and the rest sent, 1 failed or nothing could be sent."""
-        rejected = self.rejected + self.earlier_rejected
-        if self.error is not None or (rejected and not self.sent + self.skipped):
-            return 1
-        return 2 if rejected else 0
-
-    def summary(self) -> str:
-        """The one line printed at the end."""
-        earlier = f" (+{self.earlier_rejected} in earlier runs)" if self.earlier_rejected else ""
-        rate = f" ({self.sent / self.seconds:,.0f}/s)" if self.sent and self.seconds > 0 else ""
-        text = (f"publish {self.source} -> {self.topic}: sent={self.sent} rejected={self.rejected}{earlier} "
-                f"skipped={self.skipped} in {self.seconds:.1f} s{rate}")
-        if self.rejected or self.earlier_rejected:
-            text += f"; rejects in {self.rejects}"
-        if self.error:
-            text += "; FAILED"
-        return text
-
 
 class _Interrupted(Exception):
     pass
@@ -144,10 +88,10 @@ class _Publication:
             if offset and not stdin:
                 stream.seek(offset)
             items = read_jsonl(stream, offset, line)
-        self.rejects = Rejects(job.rejects, "<stdin>" if stdin else job.source, self.err,
+        self._connect(stack)
+        self.rejects = Rejects(job.rejects, self.out.source, self.err,
                                keep_bytes=cp.rejects_size if cp is not None and cp.offset else None)
         stack.callback(self.rejects.close)
-        self._connect(stack)
         self.loop(items, builder, codec_for(name, self.settings.extra_schema_dir).encode)
 
     def _load_checkpoint(self, path: Path, where: Path) -> None:
@@ -259,7 +203,7 @@ def publish(job: Job, settings: Settings, err: TextIO | None = None,
     written, so a rerun resumes without duplicates.
     """
     err = err if err is not None else sys.stderr
-    out = Outcome(job.source, getattr(settings, KINDS[job.kind][1]), job.rejects)
+    out = Outcome("<stdin>" if job.source == "-" else job.source, getattr(settings, KINDS[job.kind][1]), job.rejects)
     started = time.monotonic()
     pub = _Publication(job, settings, out, err, stop or threading.Event())
     try:

@@ -53,27 +53,27 @@ def write_csv(path: Path, records: list[dict[str, Any]], fields: list[str] | Non
     return path
 
 
-def consume(settings: Settings, topic: str, expect: int, kind: str = "PaymentEvent", settle: float = 1.0,
-            timeout: float = 60.0) -> list[tuple[bytes, int, dict[str, Any]]]:
-    """Every record on ``topic`` as (key, partition, decoded value).
+def consume(settings: Settings, topic: str, expect: int, kind: str | None = "PaymentEvent", settle: float = 1.0,
+            timeout: float = 60.0) -> list[tuple[bytes, int, Any]]:
+    """Every record on ``topic`` as (key, partition, value decoded as ``kind``; raw bytes if None).
 
     Reads until at least ``expect`` records have arrived and nothing more for ``settle``
     seconds, so extra copies (duplicates) are counted too. (tansu's ListOffsets does not
     report record offsets, so the end offsets cannot tell how many there are.)
     """
-    codec = codec_for(kind)
+    decode = codec_for(kind).decode if kind else bytes
     consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
     try:
         parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         consumer.assign(parts)
         consumer.seek_to_beginning(*parts)
-        out: list[tuple[bytes, int, dict[str, Any]]] = []
+        out: list[tuple[bytes, int, Any]] = []
         deadline = time.monotonic() + timeout
         last_new = time.monotonic()
         while len(out) < expect or time.monotonic() - last_new < settle:
             assert time.monotonic() < deadline, f"read {len(out)} of {expect} records from {topic}"
             for tp, msgs in consumer.poll(timeout_ms=200, max_records=20_000).items():
-                out.extend((m.key, tp.partition, codec.decode(m.value)) for m in msgs)
+                out.extend((m.key, tp.partition, decode(m.value)) for m in msgs)
                 last_new = time.monotonic()
         return out
     finally:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,8 @@ from streams.config import Settings
 from streams.producer import district_key
 from streams.publisher.checkpoint import Checkpoint
 from streams.publisher.routing import default_partition
+from streams.publisher.run import Job
+from streams.publisher.run import publish as publish_job
 
 from .data import T0, consume, env_for, payment, seeding, write_csv, write_jsonl
 
@@ -191,3 +195,27 @@ def test_occurred_at_forms_agree(settings: Settings, tmp_path: Path, capsys: pyt
     code, _, _ = publish(settings, capsys, str(src), "--kind", "payments", "--bank", "SBIN")
     assert code == 0
     assert {v["occurred_at"] for _, _, v in consume(settings, settings.payments_topic, 4)} == {T0}
+
+
+def test_csv_resume_after_a_clean_stop(settings: Settings, tmp_path: Path) -> None:
+    """Stopped after its first segment and rerun: CSV offsets (multi-line records too) resume exactly."""
+    objs = [payment(i, branch_ifsc="SBIN\n0001" if i % 97 == 0 else None) for i in range(3000)]
+    for i in (10, 2500):
+        objs[i]["channel"] = "PAYTM"
+    src = write_csv(tmp_path / "resume.csv", objs)
+    job = Job(source=str(src), kind="payments", bank_code="SBIN", fmt="csv", rejects=tmp_path / "r.jsonl",
+              checkpoint=tmp_path / "cp.json", batch_records=1000)
+    stop = threading.Event()
+    stop.set()  # honoured at the first segment boundary (500 rows)
+    first = publish_job(job, settings, io.StringIO(), stop)
+    assert first.exit_code == 1 and first.error and "interrupted" in first.error
+    assert (first.sent, first.rejected) == (499, 1)
+    second = publish_job(job, settings, io.StringIO())
+    assert (second.sent, second.rejected, second.skipped, second.earlier_rejected) == (2499, 1, 499, 1)
+    assert second.exit_code == 2
+    got = consume(settings, settings.payments_topic, 2998)
+    assert sorted(v["event_id"] for _, _, v in got) == sorted(o["event_id"] for o in objs if o["channel"] != "PAYTM")
+    assert sum(v["branch_ifsc"] == "SBIN\n0001" for _, _, v in got) == len(range(0, 3000, 97))
+    lines = [json.loads(x)["line"] for x in (tmp_path / "r.jsonl").read_text().splitlines()]
+    # row i starts after the header and i rows, each two-line row before it adding a line
+    assert lines == [2 + i + sum(1 for j in range(i) if j % 97 == 0) for i in (10, 2500)]

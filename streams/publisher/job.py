@@ -53,7 +53,7 @@ class Outcome:
     def summary(self) -> str:
         """The one line printed at the end."""
         earlier = f" (+{self.earlier_rejected} in earlier runs)" if self.earlier_rejected else ""
-        rate = f" ({self.sent / self.seconds:,.0f}/s)" if self.sent and self.seconds > 0 else ""
+        rate = f" ({self.sent / self.seconds:,.0f}/s)" if self.sent >= 1000 and self.seconds > 0 else ""
         text = (f"publish {self.source} -> {self.topic}: sent={self.sent} rejected={self.rejected}{earlier} "
                 f"skipped={self.skipped} in {self.seconds:.1f} s{rate}")
         if self.rejected or self.earlier_rejected:

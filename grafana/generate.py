@@ -280,6 +280,12 @@ def banks() -> Dashboard:
         .with_panel(
             bargauge.Panel().title("Age of each bank's latest event").datasource(DATASOURCE)
             .unit("s").span(12).height(8).min(0)
+            # Options Grafana's schema requires (without them the panel runs on the plugin's
+            # implicit defaults): the latest value of each series, one horizontal bar each.
+            .reduce_options(common_builders.ReduceDataOptions().calcs(["lastNotNull"]))
+            .orientation(common.VizOrientation.HORIZONTAL)
+            .legend(common_builders.VizLegendOptions().show_legend(False)
+                    .display_mode(common.LegendDisplayMode.LIST).placement(common.LegendPlacement.BOTTOM))
             .thresholds(_thresholds((None, "green"), (900, "orange"), (3600, "red")))
             .with_target(_q(f"time() - bank_topic:digindex_bank_last_event_timestamp_seconds:max{{{B}}}",
                             "{{bank}} {{topic}}")))

@@ -28,6 +28,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -53,9 +54,24 @@ __all__ = [
     "compressed_rule_files",
     "duration_seconds",
     "format_duration",
+    "http_json",
     "local_alertmanager_config",
     "poll",
+    "stack_settings",
 ]
+
+# --- settings -------------------------------------------------------------------------------
+
+def stack_settings(broker_url: str, data_dir: Path, **changes: Any) -> Settings:
+    """Settings on the session broker with topic names of their own, as tests/conftest.py's
+    ``settings`` fixture makes them, for module-scoped stacks; ``changes`` on top."""
+    tag = uuid.uuid4().hex[:8]
+    return Settings().replace(
+        broker=broker_url, app_id=f"digindex-test-{tag}", data_dir=data_dir,
+        payments_topic=f"payments-{tag}", seeding_topic=f"seeding-{tag}", deadletter_topic=f"deadletter-{tag}",
+        topic_partitions=4, session_timeout=2.0,
+    ).replace(**changes)
+
 
 # --- durations ------------------------------------------------------------------------------
 

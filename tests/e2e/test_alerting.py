@@ -43,7 +43,6 @@ district alert while the pipeline is down.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -65,6 +64,7 @@ from ..stack import (
     duration_seconds,
     local_alertmanager_config,
     poll,
+    stack_settings,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
@@ -131,12 +131,7 @@ def stack(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> I
     them) because scenario 2 starts from the state scenario 1 produced: a district alert firing.
     """
     tmp = tmp_path_factory.mktemp("e2e")
-    tag = uuid.uuid4().hex[:8]
-    settings = Settings().replace(
-        broker=broker.url, app_id=f"digindex-e2e-{tag}", data_dir=tmp / "data",
-        payments_topic=f"payments-{tag}", seeding_topic=f"seeding-{tag}", deadletter_topic=f"deadletter-{tag}",
-        topic_partitions=4, session_timeout=2.0, windows=WINDOWS, target=0.1,
-    )
+    settings = stack_settings(broker.url, tmp / "data", windows=WINDOWS, target=0.1)
     receiver = WebhookReceiver()
     started: list = []
     try:

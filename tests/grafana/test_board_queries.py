@@ -1,0 +1,220 @@
+"""Every query of every committed board, run against a real Prometheus that scrapes a real
+worker fed by the simulator, with the real recording rules (deploy/prometheus/rules, as
+they are: default 1 h/24 h windows, nothing compressed).
+
+Grafana is not installable here, so what Grafana would do is done by hand, as closely as
+is cheap: template variables are resolved from the board's own variable queries the way
+Grafana's Prometheus datasource does (``query_result`` renders ``name{k="v",...} value ts``
+and applies the variable's regex; ``label_values`` asks the label-values API), the built-in
+interval variables get the values Grafana computes for the provisioned datasource
+(``timeInterval: 15s``), and each target runs as the instant or range query Grafana would
+send. Each must parse and return at least one series: nothing on the boards may depend
+on an event that the simulator does not produce (dead letters included: the worker
+exports every reason from 0).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streams.broker import EmbeddedBroker
+from streams.simulator.feed import FeedOptions
+
+from ..deploy.helpers import all_rules, rule_files
+from ..helpers import WorkerProcess
+from ..stack import Feed, Prometheus, http_json, poll, stack_settings
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+
+ROOT = Path(__file__).resolve().parents[2]
+BOARDS = {p.name: json.loads(p.read_text()) for p in sorted((ROOT / "grafana" / "dashboards").glob("*.json"))}
+#: Grafana's built-in variables for a 24 h board on a datasource with timeInterval 15s:
+#: $__interval is at least the scrape interval, $__rate_interval = max($__interval + 15s, 4 x 15s).
+BUILTINS = {"__interval": "15s", "__interval_ms": "15000", "__rate_interval": "60s", "__range": "24h",
+            "__range_s": "86400", "__range_ms": "86400000"}
+_VARIABLE = re.compile(r"\$(\w+)|\$\{(\w+)(?::\w+)?\}|\[\[(\w+)\]\]")
+
+
+@dataclass(frozen=True)
+class Target:
+    board: str
+    panel: str
+    ref: str
+    expr: str
+    instant: bool
+
+    @property
+    def id(self) -> str:
+        return f"{self.board.removeprefix('digindex-').removesuffix('.json')}/{self.panel}/{self.ref}"
+
+
+def _panels(board: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for panel in board["panels"]:
+        out.append(panel)
+        out.extend(panel.get("panels", []))
+    return out
+
+
+TARGETS = [Target(name, panel["title"], t["refId"], t["expr"], bool(t.get("instant")) and not t.get("range"))
+           for name, board in BOARDS.items() for panel in _panels(board) for t in panel.get("targets", [])]
+
+
+def substitute(expr: str, values: dict[str, str]) -> str:
+    """Replace Grafana variables (``$x``, ``${x}``, ``${x:fmt}``, ``[[x]]``); an unknown one fails."""
+
+    def one(m: re.Match[str]) -> str:
+        name = m.group(1) or m.group(2) or m.group(3)
+        if name in values:
+            return values[name]
+        if name in BUILTINS:
+            return BUILTINS[name]
+        raise AssertionError(f"unknown Grafana variable ${name} in {expr}")
+
+    return _VARIABLE.sub(one, expr)
+
+
+# --- Grafana's variable queries, emulated ------------------------------------------------------
+
+def _query_result(prometheus: Prometheus, expr: str) -> list[str]:
+    """query_result(expr): one text per sample, as Grafana's Prometheus datasource renders it."""
+    out = []
+    for sample in prometheus.vector(expr):
+        metric = dict(sample["metric"])
+        text = metric.pop("__name__", "") + "{" + ",".join(f'{k}="{v}"' for k, v in metric.items()) + "}"
+        ts, value = sample["value"]
+        out.append(f"{text} {value} {int(float(ts) * 1000)}")
+    return out
+
+
+def _label_values(prometheus: Prometheus, expr: str, label: str) -> list[str]:
+    query = urllib.parse.urlencode({"match[]": expr, "start": time.time() - 3600, "end": time.time()})
+    answer = http_json(f"{prometheus.url}/api/v1/label/{label}/values?{query}")
+    assert answer["status"] == "success", answer
+    return answer["data"]
+
+
+def resolve_variable(prometheus: Prometheus, var: dict[str, Any]) -> list[tuple[str, str]]:
+    """(text, value) options of a query variable, as Grafana would list them."""
+    query = var["query"]["query"] if isinstance(var["query"], dict) else var["query"]
+    if m := re.fullmatch(r"query_result\((.*)\)", query):
+        texts = _query_result(prometheus, m.group(1))
+    elif m := re.fullmatch(r"label_values\((.*),\s*(\w+)\)", query):
+        texts = _label_values(prometheus, m.group(1), m.group(2))
+    else:
+        raise AssertionError(f"variable {var['name']}: query {query!r} is not emulated here")
+    regex = var.get("regex") or ""
+    if not regex:
+        return sorted({(t, t) for t in texts})
+    body = re.fullmatch(r"/(.*)/([gimsuy]*)", regex)
+    assert body, f"variable {var['name']}: regex {regex!r} is not /.../"
+    pattern = re.compile(body.group(1).replace("(?<", "(?P<"))  # JS named groups -> Python
+    options = set()
+    for text in texts:
+        if not (m := pattern.search(text)):
+            continue
+        groups = m.groupdict()
+        value = groups.get("value") or groups.get("text") or (m.group(1) if m.groups() else m.group(0))
+        options.add((groups.get("text") or value, value))
+    return sorted(options)
+
+
+# --- the live system ------------------------------------------------------------------------
+
+@dataclass
+class Live:
+    prometheus: Prometheus
+    worker: WorkerProcess
+    feed: Feed
+    variables: dict[str, dict[str, list[tuple[str, str]]]]  # board -> variable -> options
+
+    def diagnostics(self) -> str:
+        return ("simulator:\n" + self.feed.out.getvalue()[-1000:] + "\nworker log:\n" + self.worker.log_text()[-1500:]
+                + "\nprometheus log:\n" + self.prometheus.log_text(1500))
+
+
+@pytest.fixture(scope="module")
+def live(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    tmp = tmp_path_factory.mktemp("boards")
+    settings = stack_settings(broker.url, tmp / "data")
+    worker = WorkerProcess(settings, tmp / "data-w1", tmp / "w1.log")
+    prometheus = Prometheus(tmp / "prometheus", {"worker-1": worker.port}, rule_files())
+    started: list[Any] = [prometheus.start(), worker]
+    try:
+        worker.start().wait_ready(90)
+        feed = Feed(settings, FeedOptions(rate=300, seed=11, accounts=2000))
+        started.append(feed)
+        live = Live(prometheus, worker, feed, {})
+        records = sorted({rule["record"] for _, rule in all_rules() if "record" in rule})
+
+        def missing() -> list[str]:
+            return [r for r in records if not prometheus.vector(r)]
+
+        # Every recording rule has produced a series (rates need two scrapes of the events).
+        poll(lambda: not missing(), 120, "every recording rule to produce a series",
+             lambda: f"still missing: {missing()}\n{live.diagnostics()}")
+        for name, board in BOARDS.items():
+            live.variables[name] = {v["name"]: resolve_variable(prometheus, v)
+                                    for v in board.get("templating", {}).get("list", [])}
+        yield live
+    finally:
+        for c in reversed(started):
+            c.stop()
+
+
+def _value_sets(live: Live, board: str) -> list[dict[str, str]]:
+    """Values for the variables of ``board``: each one's first option; and, if a variable offers
+    All, the same with All selected (its allValue) -- the board's default."""
+    first, default = {}, {}
+    for var in BOARDS[board].get("templating", {}).get("list", []):
+        options = live.variables[board][var["name"]]
+        first[var["name"]] = default[var["name"]] = options[0][1]
+        if var.get("includeAll"):
+            default[var["name"]] = var.get("allValue") or "(" + "|".join(re.escape(v) for _, v in options) + ")"
+    return [default] if default == first else [default, first]
+
+
+def test_every_board_variable_lists_options(live: Live) -> None:
+    districts = {s["metric"]["district_lgd"]: s["metric"]["district"]
+                 for s in live.prometheus.vector("district:digindex_digital_share:ratio_24h")}
+    for board, variables in live.variables.items():
+        for name, options in variables.items():
+            assert options, f"{board}: variable {name} lists nothing"
+            if name == "district_lgd":  # shows the district's name, carries its LGD code
+                assert dict((v, t) for t, v in options) == districts, options
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=lambda t: t.id)
+def test_panel_query_returns_series(live: Live, target: Target) -> None:
+    for values in _value_sets(live, target.board):
+        expr = substitute(target.expr, values)
+        answer = live.prometheus.query(expr)
+        assert answer.get("status") == "success", f"{target.id}: {expr}\n{answer}"
+        assert answer["data"]["result"], f"{target.id}: no series for {expr}"
+        if not target.instant:  # the range query a time series panel sends
+            now = time.time()
+            params = {"query": expr, "start": now - 60, "end": now, "step": 15}
+            answer = http_json(f"{live.prometheus.url}/api/v1/query_range", params)
+            assert answer.get("status") == "success", f"{target.id}: {expr}\n{answer}"
+            assert answer["data"]["result"], f"{target.id}: no series over the last minute for {expr}"
+
+
+def test_the_targets_cover_every_panel() -> None:
+    panels = [(name, p["title"]) for name, board in BOARDS.items() for p in _panels(board) if p["type"] != "row"]
+    assert set(panels) == {(t.board, t.panel) for t in TARGETS}
+    assert len(BOARDS) == 4 and len(TARGETS) >= len(panels)
+
+
+def test_substitution() -> None:
+    assert substitute('x{a="$a"}[$__rate_interval] ${a} ${a:regex} [[a]]', {"a": "1"}) == 'x{a="1"}[60s] 1 1 1'
+    with pytest.raises(AssertionError, match="unknown Grafana variable"):
+        substitute("x{a=\"$nope\"}", {})

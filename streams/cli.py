@@ -20,6 +20,7 @@ COMMANDS = {
     "worker": ("streams.commands.worker", "run a worker: consume events, keep the index, serve /metrics"),
     "publish": ("streams.commands.publish", "publish a partner bank's JSON Lines or CSV file"),
     "simulate": ("streams.commands.simulate", "publish realistic synthetic feeds for all districts"),
+    "grafana": ("streams.commands.grafana", "publish the boards to a running Grafana"),
 }
 
 

@@ -29,7 +29,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -423,7 +423,7 @@ class WebhookReceiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, name="webhook", daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), name="webhook", daemon=True)
         self.thread.start()
 
     def received(self, since: float = 0.0) -> list[Notification]:
@@ -469,15 +469,3 @@ class Feed:
         if self.error is not None:
             raise AssertionError(f"the simulator failed: {self.error!r}\n{self.out.getvalue()}")
         return self.stats
-
-
-def serve(*components: Any) -> Iterator[None]:
-    """Helper for fixtures: stop/close ``components`` in reverse order, whatever happens."""
-    try:
-        yield
-    finally:
-        for c in reversed(components):
-            try:
-                (c.close if isinstance(c, WebhookReceiver) else c.stop)()
-            except Exception as exc:  # keep stopping the others
-                print(f"stopping {c!r}: {exc!r}")

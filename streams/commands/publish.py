@@ -14,7 +14,7 @@ file (redacted: no Aadhaar number is ever written), and does not stop the rest.
 
 Resume: the checkpoint file records the byte offset up to which every record has
 been acknowledged by the broker; it is advanced as acknowledgements arrive (every
---batch/2 records and at least every --batch-interval), and never more than
+--batch/3 records and at least every --batch-interval), and never more than
 --batch records are sent but not yet checkpointed. Killed at any point (even
 SIGKILL) and rerun with the same command, the publisher continues after the
 checkpoint: every record is sent at least once, and at most --batch records are

@@ -35,13 +35,14 @@ def _all_done(futures: list[Any]) -> bool:
 class AckWindow:
     """Segments of sent records, oldest first, each with the caller's ``mark`` for its end."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, segment: int | None = None) -> None:
         if limit < 1:
             raise ValueError("the window must hold at least one record")
         self.limit = limit
-        #: Items per segment: a closed segment plus the open one never exceed ``limit``.
-        self.segment = max(1, limit // 2)
-        #: Records acknowledged by the broker so far.
+        #: Items per segment (default ``limit // 2``): closed segments plus the open one never exceed ``limit``.
+        self.segment = max(1, min(segment or limit // 2, limit))
+        #: Records handed to the window so far, and those of them acknowledged by the broker.
+        self.sent = 0
         self.acknowledged = 0
         self._pending: deque[tuple[list[Any], Any]] = deque()
         self._in_flight = 0
@@ -54,6 +55,7 @@ class AckWindow:
         """
         self._pending.append((futures, mark))
         self._in_flight += len(futures)
+        self.sent += len(futures)
         done = None
         while self._pending and (self._in_flight + self.segment > self.limit
                                  or _all_done(self._pending[0][0])):

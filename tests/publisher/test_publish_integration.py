@@ -206,12 +206,12 @@ def test_csv_resume_after_a_clean_stop(settings: Settings, tmp_path: Path) -> No
     job = Job(source=str(src), kind="payments", bank_code="SBIN", fmt="csv", rejects=tmp_path / "r.jsonl",
               checkpoint=tmp_path / "cp.json", batch_records=1000)
     stop = threading.Event()
-    stop.set()  # honoured at the first segment boundary (500 rows)
+    stop.set()  # honoured at the first segment boundary (a third of the batch: 333 rows)
     first = publish_job(job, settings, io.StringIO(), stop)
     assert first.exit_code == 1 and first.error and "interrupted" in first.error
-    assert (first.sent, first.rejected) == (499, 1)
+    assert (first.sent, first.rejected) == (332, 1)
     second = publish_job(job, settings, io.StringIO())
-    assert (second.sent, second.rejected, second.skipped, second.earlier_rejected) == (2499, 1, 499, 1)
+    assert (second.sent, second.rejected, second.skipped, second.earlier_rejected) == (2666, 1, 332, 1)
     assert second.exit_code == 2
     got = consume(settings, settings.payments_topic, 2998)
     assert sorted(v["event_id"] for _, _, v in got) == sorted(o["event_id"] for o in objs if o["channel"] != "PAYTM")

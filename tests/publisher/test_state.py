@@ -19,6 +19,7 @@ from streams.errors import AadhaarLikeValue, OutOfRange
 from streams.publisher.checkpoint import Checkpoint, CheckpointMismatch, InputIdentity
 from streams.publisher.rejects import Rejects
 from streams.publisher.routing import default_partition
+from streams.publisher.saver import BackgroundSaver
 from streams.publisher.window import AckWindow
 
 AADHAAR_RUN = re.compile(r"(?<!\d)[2-9]\d{3}[ -]?\d{4}[ -]?\d{4}(?!\d)")
@@ -164,3 +165,24 @@ def test_cached_partition_is_the_default_partitioners(n: int) -> None:
     for lgd in range(1, 800):
         key = str(lgd).encode()
         assert default_partition(key, list(range(n))[::-1]) == part.partition("t", key, key, None, None, _Cluster(n))
+
+
+def test_background_saver_writes_the_newest_and_reports_errors(tmp_path: Path) -> None:
+    data = tmp_path / "in.jsonl"
+    data.write_bytes(b"{}\n")
+    base = Checkpoint(InputIdentity.of(data), "payments", "SBIN", "payments")
+    where = tmp_path / "cp.json"
+    saver = BackgroundSaver(where, saved_sent=100)  # a resumed run: 100 already durable
+    saver.wait_saved(100)  # returns at once
+    for sent in (150, 200, 250):
+        saver.submit(base.advanced(sent=sent))
+    saver.wait_saved(250)
+    assert Checkpoint.load(where).sent == 250  # type: ignore[union-attr]
+    saver.close()
+
+    broken = BackgroundSaver(tmp_path / "no-such-dir" / "cp.json")
+    broken.submit(base.advanced(sent=1))
+    with pytest.raises(FileNotFoundError):
+        broken.wait_saved(1)
+    with pytest.raises(FileNotFoundError):
+        broken.close()

@@ -39,6 +39,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from ..aadhaar import redact
 from ..config import Settings
 from ..publisher.reader import FORMATS, InputError, format_for
 from ..publisher.run import KINDS, Job, publish
@@ -110,7 +111,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         job = _job(args)
     except InputError as e:
-        print(f"digindex publish: error: {e}", file=sys.stderr)
+        print(redact(f"digindex publish: error: {e}"), file=sys.stderr)
         return 1
     stop = threading.Event()
 
@@ -136,8 +137,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         for s, handler in previous.items():
             signal.signal(s, handler)
         kafka_log.setLevel(log_level)
+    # Redacted like the rejects: a file or directory name could itself carry an Aadhaar number.
     if out.error:
-        print(f"digindex publish: error: {out.error}", file=sys.stderr)
-    print(out.summary(), flush=True)
+        print(redact(f"digindex publish: error: {out.error}"), file=sys.stderr)
+    print(redact(out.summary()), flush=True)
     return out.exit_code
 

@@ -113,11 +113,11 @@ class _Publication:
     def _load_checkpoint(self, path: Path, where: Path) -> None:
         job = self.job
         fresh = Checkpoint(InputIdentity.of(path), job.kind, job.bank_code, self.out.topic)
-        cp = None if job.restart else Checkpoint.load(where)
-        if cp is None:
-            self.checkpoint = fresh
-            return
         try:
+            cp = None if job.restart else Checkpoint.load(where)
+            if cp is None:
+                self.checkpoint = fresh
+                return
             fresh.check_matches(cp)
         except CheckpointMismatch as e:
             raise CheckpointMismatch(f"checkpoint {where} does not belong to this publication: {e}; "
@@ -229,7 +229,7 @@ def publish(job: Job, settings: Settings, err: TextIO | None = None,
             stop: threading.Event | None = None) -> Outcome:
     """Publish ``job.source``; never raises for bad input or an unreachable broker (see ``Outcome``).
 
-    Setting ``stop`` ends the run at the next batch boundary, with the checkpoint
+    Setting ``stop`` ends the run at the next segment boundary, with the checkpoint
     written, so a rerun resumes without duplicates.
     """
     err = err if err is not None else sys.stderr

@@ -181,6 +181,9 @@ def test_failures_exit_1(settings: Settings, tmp_path: Path, capsys: pytest.Capt
     assert code == 1 and "input file changed" in err
     code, out, _ = publish(settings, capsys, str(good), *flags, "--restart")
     assert code == 0 and "sent=6" in out
+    Path(f"{good}.checkpoint.json").write_text("{torn")
+    code, _, err = publish(settings, capsys, str(good), *flags)
+    assert code == 1 and "not a checkpoint" in err and "--restart" in err
 
     started = time.monotonic()
     code, _, err = publish(settings, capsys, str(good), *flags, "--restart", "--connect-timeout", "2",

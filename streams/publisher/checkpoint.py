@@ -15,6 +15,7 @@ different file or a different publication.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import hashlib
 import json
@@ -39,13 +40,15 @@ class InputIdentity:
 
     size: int
     mtime_ns: int
+    #: SHA-256 of the first MiB, URL-safe base64: hex would hold a 12-digit run (which reads as an
+    #: Aadhaar-like number to any scanner) in about one file in fifty.
     head_sha256: str
 
     @classmethod
     def of(cls, path: Path) -> InputIdentity:
         st = path.stat()
         with path.open("rb") as f:
-            head = hashlib.sha256(f.read(_HEAD_BYTES)).hexdigest()
+            head = base64.urlsafe_b64encode(hashlib.sha256(f.read(_HEAD_BYTES)).digest()).decode().rstrip("=")
         return cls(st.st_size, st.st_mtime_ns, head)
 
 

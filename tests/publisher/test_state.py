@@ -186,3 +186,13 @@ def test_background_saver_writes_the_newest_and_reports_errors(tmp_path: Path) -
         broken.wait_saved(1)
     with pytest.raises(FileNotFoundError):
         broken.close()
+
+
+def test_checkpoint_never_looks_like_it_holds_an_aadhaar_number(tmp_path: Path) -> None:
+    """A hex digest holds a 12-digit run in ~2 % of files; 300 of them would almost surely show one."""
+    data = tmp_path / "in.jsonl"
+    for i in range(300):
+        data.write_text(f"{i}\n")
+        cp = Checkpoint(InputIdentity.of(data), "payments", "SBIN", "payments", offset=123_456, line=789)
+        cp.save(tmp_path / "cp.json")
+        assert not AADHAAR_RUN.search((tmp_path / "cp.json").read_text())

@@ -45,9 +45,8 @@ from ..publisher.reader import FORMATS, InputError, format_for
 from ..publisher.run import KINDS, Job, publish
 from .common import add_broker_flags, settings_from_args
 
-__all__ = ["HELP", "configure", "run"]
+__all__ = ["configure", "run"]
 
-HELP = "publish a bank's payment or seeding events from a JSON Lines or CSV file"
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):

@@ -21,9 +21,8 @@ from ..config import Settings, parse_duration
 from ..simulator.feed import FeedOptions, run_feed
 from .common import add_broker_flags, settings_from_args
 
-__all__ = ["HELP", "configure", "run"]
+__all__ = ["configure", "run"]
 
-HELP = "publish realistic synthetic payment and seeding events"
 
 
 def _iso_ms(text: str) -> int:

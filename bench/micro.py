@@ -1,0 +1,109 @@
+"""0. digindex's own per-event code without Faust or a broker: what each step costs, in-process.
+
+The worker's agent body (``streams/payments/agents.py``) step by step on simulated events:
+Avro decode, domain checks, the state update (dedupe, windows, counters), the delay
+histogram, and all of it with checkpoints every 2,000 events into a dict. Also one
+``/metrics`` render over a state holding every district and bank. This is the part of the
+per-event cost digindex controls; compare it with the Faust per-event cost from the profile.
+
+    .venv/bin/python -m bench.micro [--events 50000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+from prometheus_client import generate_latest
+
+from streams.avro_codec import codec_for
+from streams.config import Settings
+from streams.metrics import build_registry
+from streams.payments.checkpoint import CheckpointMeta, PaymentCheckpointer
+from streams.runtime import Runtime
+from streams.simulator.generator import Simulator
+from streams.validation import check_event
+
+from .common import print_table, write_result
+
+__all__ = ["run"]
+
+
+def _best(fn: Callable[[], Any], repeat: int = 3) -> float:
+    """Seconds for the fastest of ``repeat`` calls (the least disturbed by a shared machine)."""
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def run(profile: Any = None, events: int | None = None) -> dict[str, Any]:
+    events = events or (50_000 if profile is None or profile.name == "full" else 20_000)
+    print(f"== 0. per-event cost of digindex's own code (no Faust), {events:,} events ==", flush=True)
+    now = int(time.time() * 1000)
+    sim = Simulator(0, accounts=0)
+    records = [sim.payment(now) for _ in range(events)]
+    codec = codec_for("PaymentEvent")
+    values = [codec.encode(r) for r in records]
+    decoded = [codec.decode(v) for v in values]
+    rt = Runtime(Settings())
+    registry, delay = build_registry(rt)
+    observe = delay.labels(topic="payments").observe
+    decode = codec.decode
+
+    def applying() -> None:
+        state = rt.new_payment_state(0)
+        for i, r in enumerate(decoded):
+            state.apply(r, i, now)
+
+    def agent_body() -> None:
+        state, meta, table = rt.new_payment_state(0), CheckpointMeta(), {}
+        checkpointer = PaymentCheckpointer(table, "payments")
+        for i, v in enumerate(values):
+            t = time.time()
+            r = decode(v)
+            state.apply(r, i, int(t * 1000))
+            observe(max(0.0, t - r["occurred_at"] / 1000))
+            mono = time.monotonic()
+            if state.applied_since_checkpoint >= 2000 or mono - meta.last_saved >= 1.0:
+                checkpointer.save(state, meta)
+                meta.last_saved = mono
+        rt.payments = {0: (state, meta)}  # a full state for the /metrics render below
+
+    steps = [
+        ("Avro decode (AvroCodec.decode)", lambda: [decode(v) for v in values]),
+        ("domain checks (check_event)", lambda: [check_event(r, rt.registry, now, 300_000) for r in decoded]),
+        ("state update (PaymentPartitionState.apply, checks included)", applying),
+        ("delay histogram (Histogram.observe)", lambda: [observe(0.1) for _ in range(events)]),
+        ("agent body: all of the above + clock + checkpoints", agent_body),
+    ]
+    rows, out = [], {}
+    for name, fn in steps:
+        us = _best(fn) / events * 1e6
+        out[name] = us
+        rows.append((name, us))
+    scrape = statistics.median(_best(lambda: generate_latest(registry), 1) for _ in range(5))
+    series = sum(1 for line in generate_latest(registry).decode().splitlines() if line and line[0] != "#")
+    rows.append((f"one /metrics render ({series:,} series), ms", scrape * 1000))
+    table = print_table("digindex's own code, us per event (best of 3)", ["step", "us"],
+                        [(n, f"{v:.2f}") for n, v in rows])
+    return {"events": events, "us_per_event": out, "scrape_ms": scrape * 1000, "series": series, "table": table,
+            "bars": [], "_bars": []}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--events", type=int)
+    args = p.parse_args()
+    out = run(events=args.events)
+    out.pop("_bars")
+    print(f"wrote {write_result('micro', out)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -22,6 +22,7 @@ import copy
 import io
 import json
 import re
+import signal
 import subprocess
 import threading
 import time
@@ -281,11 +282,11 @@ class Prometheus(_Process):
         super().__init__(workdir)
         self.targets, self.rule_files, self.alertmanager, self.interval = targets, rule_files, alertmanager, interval
 
-    def config(self) -> dict[str, Any]:
+    def config(self, rules: bool = True) -> dict[str, Any]:
         config: dict[str, Any] = {
             "global": {"scrape_interval": self.interval, "scrape_timeout": self.interval,
                        "evaluation_interval": self.interval},
-            "rule_files": [str(p) for p in self.rule_files],
+            "rule_files": [str(p) for p in self.rule_files] if rules else [],
             "scrape_configs": [{
                 "job_name": "digindex",
                 "metrics_path": "/metrics",
@@ -303,13 +304,29 @@ class Prometheus(_Process):
         return config
 
     def start(self) -> Prometheus:
+        """Start scraping; load the rules only once every target has been scraped.
+
+        Prometheus hands new targets to its scrape loops at most every 5 s, while rules are
+        evaluated from the start: in compressed time ``absent(up{job="digindex"} == 1)`` would
+        hold for a whole ``for: 5m`` -> 5 s and page operations before the first scrape.
+        """
         path = self.workdir / "prometheus.yml"
         path.write_text(yaml.safe_dump(self.config(), sort_keys=False))
         check = subprocess.run([tool("promtool"), "check", "config", str(path)], capture_output=True, text=True,
                                check=False)
         assert check.returncode == 0, check.stdout + check.stderr
+        path.write_text(yaml.safe_dump(self.config(rules=False), sort_keys=False))
         self._start([tool("prometheus"), f"--config.file={path}", f"--storage.tsdb.path={self.workdir / 'data'}",
                      f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"])
+        if self.rule_files:
+            poll(lambda: self.up() == dict.fromkeys(self.targets, 1.0), 30, "the first scrape of every target",
+                 lambda: f"up: {self.up()}\n{self.log_text()}", interval=0.2)
+            groups = sum(len(load_yaml(p)["groups"]) for p in self.rule_files)
+            path.write_text(yaml.safe_dump(self.config(), sort_keys=False))
+            assert self.proc is not None
+            self.proc.send_signal(signal.SIGHUP)
+            poll(lambda: len(http_json(f"{self.url}/api/v1/rules")["data"]["groups"]) == groups, 30,
+                 f"Prometheus to load {groups} rule groups", self.log_text, interval=0.2)
         return self
 
     def query(self, expr: str) -> dict[str, Any]:

@@ -27,7 +27,9 @@ from typing import Any
 import pytest
 
 from streams.broker import EmbeddedBroker
+from streams.simulator.calibration import default_calibration
 from streams.simulator.feed import FeedOptions
+from streams.simulator.generator import DEFAULT_BANKS
 
 from ..deploy.helpers import all_rules, rule_files
 from ..helpers import WorkerProcess
@@ -148,19 +150,34 @@ def live(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> It
     settings = stack_settings(broker.url, tmp / "data")
     worker = WorkerProcess(settings, tmp / "data-w1", tmp / "w1.log")
     prometheus = Prometheus(tmp / "prometheus", {"worker-1": worker.port}, rule_files())
-    started: list[Any] = [prometheus.start(), worker]
+    started: list[Any] = [worker]
     try:
         worker.start().wait_ready(90)
+        started.append(prometheus.start())
         feed = Feed(settings, FeedOptions(rate=300, seed=11, accounts=2000))
         started.append(feed)
         live = Live(prometheus, worker, feed, {})
         records = sorted({rule["record"] for _, rule in all_rules() if "record" in rule})
+        districts = {str(d.lgd) for d in default_calibration().districts}
+        banks = set(DEFAULT_BANKS)
 
         def missing() -> list[str]:
-            return [r for r in records if not prometheus.vector(r)]
+            """Recording rules without a series yet, or (per district or bank) without every
+            simulated district or bank: a variable may select any of them."""
+            out = []
+            for r in records:
+                series = [s["metric"] for s in prometheus.vector(r)]
+                if not series:
+                    out.append(r)
+                elif "district_lgd" in series[0] and {m["district_lgd"] for m in series} != districts:
+                    out.append(f"{r} (districts {sorted(districts - {m['district_lgd'] for m in series})})")
+                elif "bank" in series[0] and {m["bank"] for m in series} != banks:
+                    out.append(f"{r} (banks {sorted(banks - {m['bank'] for m in series})})")
+            return out
 
-        # Every recording rule has produced a series (rates need two scrapes of the events).
-        poll(lambda: not missing(), 120, "every recording rule to produce a series",
+        # Rates need two scrapes of the events, and a small district's first digital payment
+        # (technical-decline ratios) can take a few seconds to come.
+        poll(lambda: not missing(), 120, "every recording rule to cover every district and bank",
              lambda: f"still missing: {missing()}\n{live.diagnostics()}")
         for name, board in BOARDS.items():
             live.variables[name] = {v["name"]: resolve_variable(prometheus, v)
@@ -168,7 +185,10 @@ def live(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> It
         yield live
     finally:
         for c in reversed(started):
-            c.stop()
+            try:
+                c.stop()
+            except Exception as exc:  # stop the others whatever happens
+                print(f"stopping {type(c).__name__}: {exc!r}")
 
 
 def _value_sets(live: Live, board: str) -> list[dict[str, str]]:

@@ -152,6 +152,7 @@ def push(api: Any, boards: list[dict[str, Any]], folder: str, message: str,
     from grafana_client.client import GrafanaException
 
     base = (getattr(api, "url", None) or "").rstrip("/")
+    origin = urlunsplit((*urlsplit(base)[:2], "", "", "")) if base else ""  # Grafana's urls carry its sub-path
     try:
         info = api.health.check() or {}
         report(f"grafana: {base or 'Grafana'} (Grafana {info.get('version', 'version unknown')})")
@@ -170,7 +171,7 @@ def push(api: Any, boards: list[dict[str, Any]], folder: str, message: str,
             if not isinstance(saved, dict) or saved.get("uid") != uid:
                 raise PushError(f"Grafana answered {saved!r} for board {uid}")
             result = PushResult(uid, board["title"], "created" if previous is None else "updated",
-                                int(saved["version"]), previous, base + saved.get("url", f"/d/{uid}"))
+                                int(saved["version"]), previous, origin + saved.get("url", f"/d/{uid}"))
             was = f" (was {previous})" if previous is not None else ""
             report(f"  {result.action} {uid} {result.title!r} version {result.version}{was}  {result.url}")
             results.append(result)

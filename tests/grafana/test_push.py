@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 import sys
 import threading
@@ -174,7 +175,8 @@ def _push(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str
     return code, out, err
 
 
-def test_token_push_creates_the_folder_and_every_board(grafana: FakeGrafana, capsys, monkeypatch) -> None:
+def test_token_push_creates_the_folder_and_every_board(grafana: FakeGrafana, capsys, monkeypatch, caplog) -> None:
+    caplog.set_level(logging.DEBUG)  # grafana-client's, niquests' and urllib3's logs too
     monkeypatch.setenv("GRAFANA_TOKEN", TOKEN)
     code, out, err = _push(capsys, "--url", grafana.url, "--token-env", "GRAFANA_TOKEN")
     assert code == 0, out + err
@@ -191,7 +193,7 @@ def test_token_push_creates_the_folder_and_every_board(grafana: FakeGrafana, cap
         assert re.search(rf"created {uid} '.+' version 1  {re.escape(grafana.url)}/d/{uid}/", out), out
     assert "folder 'digindex' (uid digindex) created" in out
     assert "4 boards pushed (4 created, 0 updated)" in out
-    assert TOKEN not in out + err
+    assert TOKEN not in out + err + caplog.text
 
 
 def test_second_push_updates_the_same_boards(grafana: FakeGrafana, capsys, monkeypatch) -> None:
@@ -241,6 +243,7 @@ def test_grafana_under_a_path_prefix(capsys, monkeypatch) -> None:
         assert code == 0, out + err
         assert all(r.path.startswith("/grafana/api/") for r in fake.requests)
         assert len(fake.dashboards) == 4
+        assert f"{fake.url}/d/digindex-banks/banks" in out  # Grafana's url already holds /grafana
     finally:
         fake.close()
 

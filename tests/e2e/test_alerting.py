@@ -37,7 +37,10 @@ Dehradun only and reach ``dm-dehradun`` only, with nothing district-level anywhe
 Scenario 2 (``test_dead_worker_pages_operations_only``), on the same stack while that alert is
 firing: the worker is SIGKILLed; operations must get the pipeline alert, and no district
 receiver anything (no false "resolved" either): Alertmanager's inhibition must hold the
-district alert while the pipeline is down.
+district alert while the pipeline is down. The kill is timed just before the district
+route's next flush, the worst case: this holds only because the district alerts have
+``keep_firing_for: 10m`` (without it Dehradun is told its alert resolved before the pipeline
+alert can fire, which this test showed every time).
 """
 
 from __future__ import annotations

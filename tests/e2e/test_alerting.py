@@ -24,8 +24,9 @@ silent feed, and that alert (rightly) inhibits the share alerts.
 
 Minute buckets make the compressed 1 min window a single bucket that restarts every minute,
 so the window holds 60 times fewer events than an hour would at the same rate: the simulator
-runs at ``RATE`` = 1,500 payments/s so that the rules' minimum-volume guards (50 transactions)
-and the 5 % technical-decline threshold are not crossed by chance in the smallest districts.
+runs at ``RATE`` = 1,500 payments/s so that the rules' minimum-volume guards (50 successful
+transactions, 200 digital attempts) and the 5 % technical-decline threshold are not crossed
+by chance in the smallest districts.
 The district target is set to 10 % (``DigindexDistrictBelowTarget`` is not what this test is
 about; promtool tests cover it) and ``offset 24m`` reaches before Prometheus started, so
 ``DigindexDistrictSeedingStalled`` cannot fire either: any district alert other than the drop

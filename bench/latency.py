@@ -202,7 +202,7 @@ def _phase(w: WorkerProcess, settings: Any, rate: float, seconds: float, interva
 
 
 def run(profile: Profile, seconds: float | None = None, rate: float | None = None,
-        env: dict[str, str] | None = None, intervals: tuple[float, ...] = POLLS) -> dict[str, Any]:
+        env: dict[str, str] | None = None, intervals: tuple[float, ...] | None = None) -> dict[str, Any]:
     """``env``: extra worker environment for an experiment (see ``bench/patched_worker.py``).
 
     One phase per poll interval in ``intervals``, back to back on the same worker; the bar is
@@ -210,6 +210,7 @@ def run(profile: Profile, seconds: float | None = None, rate: float | None = Non
     """
     seconds = seconds or profile.latency_seconds
     rate = rate or profile.latency_rate
+    intervals = intervals or profile.latency_polls
     print(f"== 2. end-to-end latency: {rate:,.0f} events/s for {seconds:.0f} s per poll interval "
           f"({', '.join(f'{i * 1000:.0f} ms' for i in intervals)})"
           + (f", worker env {env}" if env else "") + " ==", flush=True)

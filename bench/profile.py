@@ -68,11 +68,22 @@ def _package(where: str) -> str:
     return "other stdlib / interpreter" if "/" in where or where.endswith(".py") else "other"
 
 
-def summarise(raw: Path, top: int = 15) -> dict[str, Any]:
-    """Own and inclusive sample counts by function and own time by package, from py-spy's raw output."""
+#: the agent's frame in each consumer's stacks
+AGENTS = {"digindex": "register.<locals>.payments", "bare": "_faust.<locals>.bare",
+          "baseline": "_faust.<locals>.baseline"}
+
+
+def summarise(raw: Path, top: int = 15, agent: str | None = None) -> dict[str, Any]:
+    """Own and inclusive sample counts by function and own time by package, from py-spy's raw output.
+
+    With ``agent`` (the agent function's frame name), also ``split``: samples outside the agent
+    (Faust's consumer, fetcher and event loop; the /metrics render) and under it, by the
+    agent's direct callee.
+    """
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     packages: Counter[str] = Counter()
+    split: Counter[str] = Counter()
     samples = 0
     for line in raw.read_text(errors="replace").splitlines():
         stack, _, count_s = line.rpartition(" ")
@@ -87,6 +98,16 @@ def summarise(raw: Path, top: int = 15) -> dict[str, Any]:
             names.append((f"{func} ({where})", where))
         leaf, leaf_where = names[-1]
         own[leaf] += count
+        if agent is not None:
+            frames = stack.split(";")
+            at = next((i for i, f in enumerate(frames) if f.startswith(agent + " (")), None)
+            if at is None:
+                render = any("generate_latest" in f for f in frames)
+                split["outside the agent: " + ("/metrics render" if render else "Faust consumer, fetcher, loop")] \
+                    += count
+            else:
+                callee = frames[at + 1].split(" (")[0] if at + 1 < len(frames) else "(the agent's own lines)"
+                split[f"in the agent: {callee}"] += count
         packages[_package(leaf_where)] += count
         for name in {n for n, _ in names}:
             inclusive[name] += count
@@ -96,7 +117,7 @@ def summarise(raw: Path, top: int = 15) -> dict[str, Any]:
 
     ours = Counter({k: v for k, v in inclusive.items() if "(streams/" in k})
     return {"samples": samples, "own": pct(own, top), "inclusive": pct(inclusive, top + 15),
-            "packages": pct(packages, 20), "digindex_inclusive": pct(ours, 25)}
+            "packages": pct(packages, 20), "digindex_inclusive": pct(ours, 25), "split": pct(split, 20)}
 
 
 def run(events: int = 100_000, consumers: tuple[str, ...] = ("digindex", "bare", "baseline"),
@@ -125,12 +146,15 @@ def run(events: int = 100_000, consumers: tuple[str, ...] = ("digindex", "bare",
 
             t = measure(kind, settings, events, Path(d), f"prof-{kind}-{settings.app_id[-6:]}", on_ready=attach,
                         on_done=detach)
-            s = summarise(raw)
+            s = summarise(raw, agent=AGENTS.get(kind))
             busy = s["samples"] / rate  # seconds some thread held the GIL
             out["profiles"][kind] = {"raw": str(raw), "rate": t.rate, "cpu_us_per_event": t.cpu_us_per_event,
                                      "gil_us_per_event": busy / events * 1e6, **s}
             print(f"{kind}: {t.rate:,.0f} events/s under py-spy, {t.cpu_us_per_event:.1f} CPU us/event, "
                   f"{s['samples']:,} samples -> {raw}", flush=True)
+            per = busy / events * 1e6 / 100  # GIL us per event per percent of samples
+            print_table(f"{kind}: where an event's time goes (% of samples, GIL us/event)", ["part", "%", "us"],
+                        [(n, p, f"{p * per:.1f}") for n, p in s["split"]])
             print_table(f"{kind}: own time by package (% of samples)", ["package", "%"], s["packages"][:10])
             print_table(f"{kind}: top functions by own time (%)", ["function", "%"], s["own"][:12])
             if kind == "digindex":

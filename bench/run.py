@@ -14,6 +14,7 @@ enforced: the exit status is 1 only if a section crashed.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 import traceback
@@ -38,7 +39,9 @@ SECTIONS = {
 
 #: CI: the quick sizes trimmed so the whole run stays well under 2 minutes on a busy 2-core runner.
 CI = Profile("ci", events=20_000, runs=1, latency_seconds=8, latency_rate=1000, seeding_accounts=20_000,
-             seeding_changes=2_000, publisher_records=10_000, publisher_runs=1)
+             seeding_changes=2_000, publisher_records=10_000, publisher_runs=1, latency_polls=(0.25,))
+#: --ci gives up (exit 1, "hung") after this long: a stuck run is a failure, a slow one is not.
+CI_DEADLINE = 600
 
 
 def markdown(results: dict[str, dict[str, Any]], bars: list[Bar], command: str, seconds: float) -> str:
@@ -110,6 +113,12 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"unknown section(s): {', '.join(unknown)}")
     command = "python -m bench" + (" --quick" if args.quick else "") + (" --ci" if args.ci else "") \
         + (f" --only {args.only}" if args.only else "") + (f" --skip {args.skip}" if args.skip else "")
+    if args.ci and hasattr(signal, "alarm"):
+        def hung(signum: int, frame: Any) -> None:
+            raise SystemExit(f"bench: still running after {CI_DEADLINE} s: hung")
+
+        signal.signal(signal.SIGALRM, hung)
+        signal.alarm(CI_DEADLINE)
     started = time.monotonic()
     results: dict[str, dict[str, Any]] = {}
     bars: list[Bar] = []

@@ -53,7 +53,7 @@ def preproduced(broker: EmbeddedBroker, name: str, n: int, partitions: int = 8) 
     return settings, n / (time.perf_counter() - t)
 
 
-def measure(kind: str, settings: Settings, n: int, tmp: Path, label: str, poll: float = 1.0,
+def measure(kind: str, settings: Settings, n: int, tmp: Path, label: str, poll: float = 2.0,
             on_ready: Callable[[int], None] | None = None, on_done: Callable[[int], None] | None = None,
             attempts: int = 2, env: dict[str, str] | None = None) -> Timing:
     """One consumer of kind ``kind`` over the ``n`` events of ``settings.payments_topic``, in a new group.
@@ -103,7 +103,7 @@ def _measure(kind: str, settings: Settings, n: int, tmp: Path, label: str, poll:
                   {"pid": out["pid"], "cpu_seconds": out.get("cpu_seconds")})
 
 
-def run(profile: Profile, runs: int | None = None, events: int | None = None, poll: float = 1.0,
+def run(profile: Profile, runs: int | None = None, events: int | None = None, poll: float = 2.0,
         variants: dict[str, dict[str, str]] | None = None, only: tuple[str, ...] = CONSUMERS) -> dict[str, Any]:
     """``variants``: extra digindex workers measured alongside, name -> worker environment (experiments);
     ``only``: a subset of the four consumers (experiments; the bars need all four)."""

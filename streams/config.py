@@ -110,6 +110,8 @@ class Settings:
     max_future_skew: float = 300.0
     checkpoint_events: int = 2000
     checkpoint_interval: float = 1.0
+    #: Longest time a consumer fetch may wait for data (Faust's own value is 1.5 s).
+    fetch_max_wait: float = 0.1
     extra_schema_dir: str | None = None
     #: Faust's check that local RocksDB state is not ahead of its changelog. Turn it off on the
     #: embedded broker: tansu under-reports a partition's high watermark (the last batch's base
@@ -182,7 +184,8 @@ class Settings:
             "log_level": str, "session_timeout": parse_duration, "topic_partitions": int,
             "payments_topic": str, "seeding_topic": str, "deadletter_topic": str, "windows": parse_windows,
             "dedupe_horizon": parse_duration, "max_future_skew": parse_duration,
-            "checkpoint_events": int, "checkpoint_interval": parse_duration, "extra_schema_dir": str,
+            "checkpoint_events": int, "checkpoint_interval": parse_duration,
+            "fetch_max_wait": parse_duration, "extra_schema_dir": str,
             "target": float, "targets": _targets, "recovery_consistency_check": _bool,
         }
         for name, fn in conv.items():

@@ -9,6 +9,7 @@ the original value bytes, base64, with every Aadhaar-like number masked
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -18,7 +19,7 @@ from .aadhaar import mask, mask_digit_runs, redact
 from .avro_codec import AvroCodec, codec_for
 from .errors import EventError
 
-__all__ = ["dead_letter", "decode_dead_letter", "redacted_original"]
+__all__ = ["PendingDeadLetters", "dead_letter", "decode_dead_letter", "redacted_original"]
 
 
 def redacted_original(value: bytes, codecs: tuple[AvroCodec, ...] | None = None) -> bytes:
@@ -58,3 +59,28 @@ def decode_dead_letter(data: bytes) -> dict[str, Any]:
     body = json.loads(data)
     body["original"] = base64.b64decode(body["original"])
     return body
+
+
+class PendingDeadLetters:
+    """Sends an agent's dead letters and lets it wait until the broker has them all.
+
+    The agent waits before each checkpoint: a checkpoint moves the partition's restart point
+    past the refused events, so their dead letters must be durable first.
+    """
+
+    def __init__(self, topic: Any, worker: str, codecs: tuple[AvroCodec, ...]) -> None:
+        self.topic = topic
+        self.worker = worker
+        self.codecs = codecs
+        self._pending: list[Any] = []
+
+    async def send(self, error: EventError, msg: Any) -> None:
+        value = dead_letter(error, msg.value, msg.topic, msg.partition, msg.offset, self.worker, self.codecs)
+        # the key too may carry anything a bank chose (an account or Aadhaar number): mask long digit runs
+        key = mask_digit_runs(msg.key) if msg.key else msg.key
+        self._pending.append(await self.topic.send(key=key, value=value))
+
+    async def delivered(self) -> None:
+        if self._pending:
+            pending, self._pending = self._pending, []
+            await asyncio.gather(*pending)

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 
 def install_recovery(app: faust.App, rt: Runtime, payments_table: Any, checkpointer: PaymentCheckpointer,
-                     accounts_table: Any, seeding_checkpoints: Any) -> None:
+                     accounts_table: Any) -> None:
     s = rt.settings
 
     @app.on_partitions_revoked.connect
@@ -43,17 +43,24 @@ def install_recovery(app: faust.App, rt: Runtime, payments_table: Any, checkpoin
         pay = sorted(tp.partition for tp in actives if tp.topic == s.payments_topic)
         seed = sorted(tp.partition for tp in actives if tp.topic == s.seeding_topic)
         rt.payments = dict(checkpointer.restore(payments_table.items(), pay, rt.new_payment_state))
-        rt.seeding = {p: restore_partition(rt, seeding_checkpoints, p) for p in seed}
+        rt.seeding = {p: restore_partition(rt, accounts_table, p) for p in seed}
         rt.accounts.clear()
-        for i, (_, value) in enumerate(accounts_table.items()):
+        for i, (key, value) in enumerate(accounts_table.items()):
             if value is not None:
-                count_account(rt.accounts, value)
+                count_account(rt.accounts, key, value)
             if i % 50_000 == 49_999:
                 await asyncio.sleep(0)
         offsets = {TP(s.payments_topic, p): st.offset + 1 for p, (st, _) in rt.payments.items()}
         offsets.update({TP(s.seeding_topic, p): st.offset + 1 for p, st in rt.seeding.items()})
-        if offsets:
-            await app.consumer._commit(offsets)
+        for attempt in range(5):
+            # Faust answers False (without raising) when the group is rebalancing again; then a
+            # new recovery follows anyway, but say so instead of silently skipping events
+            if not offsets or await app.consumer._commit(offsets):
+                break
+            log.warning("rewinding offsets was refused (attempt %d); retrying", attempt + 1)
+            await asyncio.sleep(0.2 * (attempt + 1))
+        else:
+            log.error("could not rewind offsets to the restored checkpoints: %s", offsets)
         rt.rebalances += 1
         log.info("restored %d payment and %d seeding partitions; rewound to %s",
                  len(pay), len(seed), {f"{tp.topic}/{tp.partition}": o for tp, o in offsets.items()})

@@ -11,9 +11,10 @@ from typing import Any
 
 import faust
 
-from ..deadletter import dead_letter
+from ..deadletter import PendingDeadLetters
 from ..errors import EventError
 from ..runtime import Runtime
+from ..seeding.agents import message_time_ms
 from .checkpoint import PaymentCheckpointer
 
 __all__ = ["register"]
@@ -29,7 +30,7 @@ def register(app: faust.App, rt: Runtime, deadletters: Any, delay: Any) -> tuple
                                                             key_serializer="raw", value_serializer="raw"))
     checkpointer = PaymentCheckpointer(table, s.payments_topic)
     decode = rt.payment_codec.decode
-    codecs = (rt.payment_codec, rt.seeding_codec)
+    letters = PendingDeadLetters(deadletters, rt.worker_id, (rt.payment_codec, rt.seeding_codec))
     every, interval = s.checkpoint_events, s.checkpoint_interval
     observe = delay.labels(topic=s.payments_topic).observe
 
@@ -47,14 +48,14 @@ def register(app: faust.App, rt: Runtime, deadletters: Any, delay: Any) -> tuple
             now = time.time()
             try:
                 record = decode(msg.value)
-                state.apply(record, msg.offset, int(now * 1000))
+                state.apply(record, msg.offset, message_time_ms(msg, now))
                 observe(max(0.0, now - record["occurred_at"] / 1000))
             except EventError as exc:
                 state.reject(exc.code, msg.offset)
-                await deadletters.send(key=msg.key, value=dead_letter(
-                    exc, msg.value, msg.topic, msg.partition, msg.offset, rt.worker_id, codecs))
+                await letters.send(exc, msg)
             mono = time.monotonic()
             if state.applied_since_checkpoint >= every or (mono - meta.last_saved >= interval):
+                await letters.delivered()  # never checkpoint past a dead letter the broker may not have
                 checkpointer.save(state, meta)
                 meta.last_saved = mono
                 rt.checkpoints[s.payments_topic] += 1

@@ -18,13 +18,14 @@ and applied exactly once; events at or before it are skipped by offset.
 from __future__ import annotations
 
 import json
+import zlib
 from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .state import PaymentPartitionState
 
-__all__ = ["CheckpointMeta", "PaymentCheckpointer"]
+__all__ = ["CheckpointMeta", "PaymentCheckpointer", "decode_value", "encode_value"]
 
 
 class CheckpointMeta:
@@ -42,8 +43,14 @@ class CheckpointMeta:
         self.orphans: list[int] = []
 
 
-def _dumps(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":")).encode()
+def encode_value(obj: Any) -> bytes:
+    """A table value: compact JSON, zlib-compressed (a 24 h snapshot is mostly zeros and would
+    exceed Kafka's default 1 MB message size uncompressed)."""
+    return zlib.compress(json.dumps(obj, separators=(",", ":")).encode(), 1)
+
+
+def decode_value(raw: bytes) -> Any:
+    return json.loads(zlib.decompress(raw))
 
 
 class PaymentCheckpointer:
@@ -53,7 +60,6 @@ class PaymentCheckpointer:
         self.table = table
         self.topic = topic
         self.snapshot_every = snapshot_every
-        self.saves = 0
 
     def _delta_key(self, partition: int, seq: int) -> bytes:
         return f"{self.topic}/{partition}/D/{seq:012d}".encode()
@@ -74,12 +80,12 @@ class PaymentCheckpointer:
         newest = max((ts for _, ts in state.new_ids), default=state.watermark_ms)
         delta = {"seq": seq, "counters": state.counters(), "buckets": buckets,
                  "ids": state.new_ids, "newest": newest}
-        self.table[self._delta_key(state.partition, seq)] = _dumps(delta)
+        self.table[self._delta_key(state.partition, seq)] = encode_value(delta)
         meta.live.append((seq, newest))
         meta.epoch = seq
         if seq - meta.snapshot_epoch >= self.snapshot_every:
             full = {"seq": seq, "counters": state.counters(), "buckets": state.all_buckets()}
-            self.table[self._full_key(state.partition)] = _dumps(full)
+            self.table[self._full_key(state.partition)] = encode_value(full)
             meta.snapshot_epoch = seq
         horizon_start = state.watermark_ms - state.dedupe.horizon_ms
         while meta.live and meta.live[0][0] <= meta.snapshot_epoch and meta.live[0][1] < horizon_start:
@@ -89,7 +95,6 @@ class PaymentCheckpointer:
         state.new_ids = []
         state.dirty = set()
         state.applied_since_checkpoint = 0
-        self.saves += 1
 
     def restore(self, items: Iterable[tuple[bytes, bytes]], partitions: Iterable[int],
                 make_state: Any) -> dict[int, tuple[PaymentPartitionState, CheckpointMeta]]:
@@ -107,9 +112,9 @@ class PaymentCheckpointer:
             if partition not in wanted:
                 continue
             if parts[1] == "F":
-                fulls[partition] = json.loads(raw_value)
+                fulls[partition] = decode_value(raw_value)
             else:
-                deltas.setdefault(partition, {})[int(parts[2])] = json.loads(raw_value)
+                deltas.setdefault(partition, {})[int(parts[2])] = decode_value(raw_value)
         out = {}
         for partition in wanted:
             state: PaymentPartitionState = make_state(partition)

@@ -128,7 +128,6 @@ class PaymentPartitionState:
                     "totals": [[c, s, n] for (c, s), n in d.totals.items()],
                     "amounts": d.amounts,
                     "last": d.last_event_ms,
-                    "head": d.rolling.head,
                 }
                 for lgd, d in self.districts.items()
             },

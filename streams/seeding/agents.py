@@ -3,7 +3,8 @@
 Seeding events are per account and comparatively rare after a bank's first load,
 so the account table is written per event (it must survive anyway: it *is* the
 state). The partition's offset and outcome counters are checkpointed now and then
-in a small table, like payments.
+under a reserved key of the same table, so a checkpoint and the account writes it
+covers go to one changelog partition, in order.
 """
 
 from __future__ import annotations
@@ -14,26 +15,37 @@ from typing import Any
 
 import faust
 
-from ..deadletter import dead_letter
+from ..deadletter import PendingDeadLetters
 from ..errors import EventError
 from ..runtime import Runtime
-from .state import SeedingPartitionState, account_key
+from .state import RESERVED_PREFIX, SeedingPartitionState, account_key
 
 __all__ = ["checkpoint_key", "register", "restore_partition"]
 
 
-def register(app: faust.App, rt: Runtime, deadletters: Any, delay: Any) -> tuple[Any, Any]:
-    """Declare the seeding topic, the accounts and checkpoint tables, and the agent."""
+def checkpoint_key(topic: str, partition: int) -> bytes:
+    return RESERVED_PREFIX + f"checkpoint/{topic}/{partition}".encode()
+
+
+def restore_partition(rt: Runtime, accounts: Any, partition: int) -> SeedingPartitionState:
+    """A partition's state with the offset and counters of its last checkpoint (if any)."""
+    state = rt.new_seeding_state(partition)
+    saved = accounts.get(checkpoint_key(rt.settings.seeding_topic, partition))
+    if saved:
+        state.load_counters(json.loads(saved))
+    return state
+
+
+def register(app: faust.App, rt: Runtime, deadletters: Any, delay: Any) -> Any:
+    """Declare the seeding topic, the accounts table and the agent; returns the table."""
     s = rt.settings
     raw = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
     topic = app.topic(s.seeding_topic, key_type=bytes, value_type=bytes, key_serializer="raw",
                       value_serializer="raw", partitions=s.topic_partitions)
     accounts = app.Table("seeding-accounts", default=None, partitions=s.topic_partitions,
                          key_type=bytes, value_type=bytes, schema=raw)
-    checkpoints = app.Table("seeding-state", default=None, partitions=s.topic_partitions,
-                            key_type=bytes, value_type=bytes, schema=raw)
     decode = rt.seeding_codec.decode
-    codecs = (rt.seeding_codec, rt.payment_codec)
+    letters = PendingDeadLetters(deadletters, rt.worker_id, (rt.seeding_codec, rt.payment_codec))
     every, interval = s.checkpoint_events, s.checkpoint_interval
     observe = delay.labels(topic=s.seeding_topic).observe
     last_saved: dict[int, float] = {}
@@ -44,39 +56,32 @@ def register(app: faust.App, rt: Runtime, deadletters: Any, delay: Any) -> tuple
             msg = event.message
             state = rt.seeding.get(msg.partition)
             if state is None:  # assigned but not restored yet: restore from the table now
-                state = rt.seeding[msg.partition] = restore_partition(rt, checkpoints, msg.partition)
+                state = rt.seeding[msg.partition] = restore_partition(rt, accounts, msg.partition)
             if msg.offset <= state.offset:
                 continue
             now = time.time()
             try:
                 record = decode(msg.value)
                 key = account_key(record["bank_code"], record["account_ref"])
-                _, value = state.apply(record, msg.offset, int(now * 1000), accounts.get(key))
+                _, value = state.apply(record, msg.offset, message_time_ms(msg, now), accounts.get(key))
                 if value is not None:
                     accounts[key] = value
                 observe(max(0.0, now - record["occurred_at"] / 1000))
             except EventError as exc:
                 state.reject(exc.code, msg.offset)
-                await deadletters.send(key=msg.key, value=dead_letter(
-                    exc, msg.value, msg.topic, msg.partition, msg.offset, rt.worker_id, codecs))
+                await letters.send(exc, msg)
             mono = time.monotonic()
             if state.applied_since_checkpoint >= every or mono - last_saved.get(msg.partition, 0.0) >= interval:
-                checkpoints[checkpoint_key(s.seeding_topic, msg.partition)] = json.dumps(state.counters()).encode()
+                await letters.delivered()  # never checkpoint past a dead letter the broker may not have
+                accounts[checkpoint_key(s.seeding_topic, msg.partition)] = json.dumps(state.counters()).encode()
                 state.applied_since_checkpoint = 0
                 last_saved[msg.partition] = mono
                 rt.checkpoints[s.seeding_topic] += 1
 
-    return accounts, checkpoints
+    return accounts
 
 
-def checkpoint_key(topic: str, partition: int) -> bytes:
-    return f"{topic}/{partition}".encode()
-
-
-def restore_partition(rt: Runtime, checkpoints: Any, partition: int) -> SeedingPartitionState:
-    """A partition's state with the offset and counters of its last checkpoint (if any)."""
-    state = rt.new_seeding_state(partition)
-    saved = checkpoints.get(checkpoint_key(rt.settings.seeding_topic, partition))
-    if saved:
-        state.load_counters(json.loads(saved))
-    return state
+def message_time_ms(msg: Any, now: float) -> int:
+    """The message's own timestamp (ms), so a replay judges "in the future" as the first pass did."""
+    ts = getattr(msg, "timestamp", None)
+    return int(ts * 1000) if ts else int(now * 1000)

@@ -18,6 +18,7 @@ from ..validation import check_event
 
 __all__ = [
     "NOT_SEEDED",
+    "RESERVED_PREFIX",
     "SEEDED",
     "AccountRecord",
     "SeedingPartitionState",
@@ -72,25 +73,32 @@ class SeedingPartitionState:
         self.applied_since_checkpoint += 1
         check_event(record, self.registry, now_ms, self._max_future_ms)
         ts, status, lgd = record["occurred_at"], record["status"], record["district_lgd"]
-        bank = record["bank_code"]
-        if ts > self.last_event_ms.get(lgd, 0):
-            self.last_event_ms[lgd] = ts
-        if ts > self.bank_last_event_ms.get(bank, 0):
-            self.bank_last_event_ms[bank] = ts
+        outcome, value = "accepted", None
         if previous is not None:
             p_status, p_ts, p_offset, p_district, p_event = unpack(previous)
-            if p_event == record["event_id"]:
-                # the same message again (replay after a crash) was already applied to the table
-                outcome = "accepted" if p_offset == offset else "duplicate"
-                self.outcomes[outcome] += 1
-                return outcome, None
-            if ts < p_ts:
-                self.outcomes["late"] += 1  # an older status than the one we hold: superseded
-                return "late", None
-            self.accounts.setdefault(p_district, Counter())[p_status] -= 1
-        self.accounts.setdefault(lgd, Counter())[status] += 1
-        self.outcomes["accepted"] += 1
-        return "accepted", pack(status, ts, offset, lgd, record["event_id"])
+            if p_offset >= offset:
+                # a replay after a crash: the table already holds this message's effect (or a
+                # later one's); counted as accepted, the most likely original outcome
+                pass
+            elif p_event == record["event_id"]:
+                outcome = "duplicate"
+            elif ts < p_ts:
+                outcome = "late"  # an older status than the one we hold: superseded
+            else:
+                self.accounts.setdefault(p_district, Counter())[p_status] -= 1
+                self.accounts.setdefault(lgd, Counter())[status] += 1
+                value = pack(status, ts, offset, lgd, record["event_id"])
+        else:
+            self.accounts.setdefault(lgd, Counter())[status] += 1
+            value = pack(status, ts, offset, lgd, record["event_id"])
+        self.outcomes[outcome] += 1
+        if outcome == "accepted":
+            bank = record["bank_code"]
+            if ts > self.last_event_ms.get(lgd, 0):
+                self.last_event_ms[lgd] = ts
+            if ts > self.bank_last_event_ms.get(bank, 0):
+                self.bank_last_event_ms[bank] = ts
+        return outcome, value
 
     def reject(self, reason: str, offset: int) -> None:
         self.offset = offset
@@ -110,7 +118,14 @@ class SeedingPartitionState:
 
 
 
-def count_account(accounts: dict[int, Counter[str]], value: bytes) -> None:
+#: Table keys starting with this byte are not accounts (the partition checkpoints live there too,
+#: so account writes and the checkpoint that covers them share one changelog partition, in order).
+RESERVED_PREFIX = b"\x00"
+
+
+def count_account(accounts: dict[int, Counter[str]], key: bytes, value: bytes) -> None:
     """Add one stored account to ``accounts`` (rebuilding the counts from the table)."""
+    if key.startswith(RESERVED_PREFIX):
+        return
     status, _, _, district, _ = unpack(value)
     accounts.setdefault(district, Counter())[status] += 1

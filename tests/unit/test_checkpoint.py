@@ -11,7 +11,7 @@ import pytest
 
 from streams.dedupe import dedupe_key
 from streams.errors import EventError
-from streams.payments.checkpoint import CheckpointMeta, PaymentCheckpointer
+from streams.payments.checkpoint import CheckpointMeta, PaymentCheckpointer, decode_value
 from streams.payments.state import ACCEPTED, DUPLICATE, PaymentPartitionState
 
 from .factories import HOUR_MS, MINUTE_MS, T0, payment
@@ -79,7 +79,7 @@ class Run:
 
     def full(self) -> dict[str, Any] | None:
         raw = self.table.get(f"{TOPIC}/{self.partition}/F".encode())
-        return None if raw is None else json.loads(raw)
+        return None if raw is None else decode_value(raw)
 
 
 def snapshot(state: PaymentPartitionState) -> dict[str, Any]:
@@ -237,14 +237,13 @@ def test_save_resets_the_since_checkpoint_bookkeeping(make_state: MakeState) -> 
     run.feed([payment("a"), payment("b", lgd=49)], T0)
     run.save()
     assert run.state.new_ids == [] and run.state.dirty == set() and run.state.applied_since_checkpoint == 0
-    assert run.cp.saves == 1
-    delta = json.loads(run.table[f"{TOPIC}/3/D/{1:012d}".encode()])
+    delta = decode_value(run.table[f"{TOPIC}/3/D/{1:012d}".encode()])
     assert delta["seq"] == 1 and delta["newest"] == T0
     assert sorted(delta["buckets"]) == ["45", "49"]
     assert [k.split("\x1f")[1] for k, _ in delta["ids"]] == ["a", "b"]
     assert delta["counters"]["offset"] == 1
     run.save()  # nothing new: the delta still records the offset and counters
-    delta2 = json.loads(run.table[f"{TOPIC}/3/D/{2:012d}".encode()])
+    delta2 = decode_value(run.table[f"{TOPIC}/3/D/{2:012d}".encode()])
     assert delta2["ids"] == [] and delta2["buckets"] == {} and delta2["newest"] == T0
 
 
@@ -323,3 +322,29 @@ def test_restore_matches_live_at_every_save(make_state: MakeState, seed: int) ->
         assert inside and all(key in state.dedupe for key in inside)
     assert run.delta_seqs()[0] > 1, "old deltas were deleted along the way"
     assert all(run.state.outcomes[o] > 0 for o in ("accepted", "duplicate", "late", "rejected"))
+
+
+def test_a_full_day_snapshot_fits_in_a_kafka_message() -> None:
+    """24 h of minute buckets, 2 districts, 9 banks, every status and mode: one changelog
+    value must stay under Kafka's default 1 MB message size (with room to spare)."""
+    from streams.registry import default_registry
+
+    state = PaymentPartitionState(0, default_registry(), (3600.0, 86400.0), 48 * 3600.0, 300.0)
+    banks = ["SBIN", "PUNB", "BARB", "CNRB", "UBIN", "HDFC", "ICIC", "UTKS", "NTBL"]
+    combos = [(c, st) for c in ("UPI", "CASH") for st in ("SUCCESS", "TECHNICAL_DECLINE", "BUSINESS_DECLINE")]
+    start = T0 - 86_400_000 + 60_000
+    n = 0
+    for minute in range(1440):
+        for lgd in (45, 49):
+            for b, bank in enumerate(banks):
+                channel, status = combos[(minute + b) % len(combos)]
+                ts = start + minute * 60_000
+                state.apply({"event_id": f"e{n}", "occurred_at": ts, "district_lgd": lgd, "bank_code": bank,
+                             "branch_ifsc": None, "channel": channel, "amount_paise": 12_345 + n,
+                             "status": status, "purpose": "P2P"}, n, ts)
+                n += 1
+    table: dict[bytes, bytes] = {}
+    PaymentCheckpointer(table, TOPIC, snapshot_every=1).save(state, CheckpointMeta())
+    full = table[f"{TOPIC}/0/F".encode()]
+    assert len(full) < 900_000, f"full snapshot is {len(full)} bytes"
+    assert len(decode_value(full)["buckets"]["45"]) == 1440

@@ -43,8 +43,8 @@ class Accounts:
 
     def recount(self) -> dict[int, Counter[str]]:
         out: dict[int, Counter[str]] = {}
-        for v in self.table.values():
-            count_account(out, v)
+        for k, v in self.table.items():
+            count_account(out, k, v)
         return out
 
     def counts_plain(self) -> dict[int, dict[str, int]]:

@@ -20,7 +20,30 @@ from typing import BinaryIO, TextIO
 from ..aadhaar import redact
 from ..errors import EventError
 
-__all__ = ["Rejects", "describe"]
+__all__ = ["Rejects", "describe", "redact_line"]
+
+
+def _redact_values(value: object) -> object:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact(k): _redact_values(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_values(v) for v in value]
+    return value
+
+
+def redact_line(text: str) -> str:
+    """The input line, redacted. A JSON line is redacted value by value after parsing, since a
+    JSON escape (``"\\u0032345..."``) hides a number from a scan of the raw text; other lines
+    (CSV, broken JSON) are scanned as text."""
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return redact(text)
+    if not isinstance(parsed, (dict, list)):
+        return redact(text)
+    return redact(json.dumps(_redact_values(parsed), ensure_ascii=False))  # numbers too
 
 
 def describe(source: str, line: int, error: EventError) -> str:
@@ -57,7 +80,7 @@ class Rejects:
             "field": redact(error.field) if error.field else None,
             "code": error.code,
             "message": redact(str(error)),
-            "input": redact(raw.decode("utf-8", errors="replace").rstrip("\r\n")),
+            "input": redact_line(raw.decode("utf-8", errors="replace").rstrip("\r\n")),
         }
         if self._file is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)

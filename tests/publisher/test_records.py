@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -125,3 +126,14 @@ def test_csv_header_checks(payments: RecordBuilder) -> None:
         payments.check_columns([c for c in required if c != "amount_paise"])
     with pytest.raises(ValueError, match="duplicate"):
         payments.check_columns([*required, "event_id"])
+
+
+def test_a_json_escaped_aadhaar_number_is_redacted_in_the_rejects_input() -> None:
+    """``\\u0032`` is "2": a scan of the raw line would miss the number."""
+    from streams.aadhaar import contains_aadhaar_like
+    from streams.publisher.rejects import redact_line
+
+    line = '{"event_id": "\\u0032345 6789 0123", "amount_paise": 5}'
+    out = redact_line(line)
+    assert not contains_aadhaar_like(json.loads(out)["event_id"])
+    assert json.loads(out)["amount_paise"] == 5

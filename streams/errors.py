@@ -61,3 +61,13 @@ class TooOld(EventError):
     """Older than the deduplication horizon: it could not be deduplicated, so it is refused."""
 
     code = "too_old"
+
+
+class InvalidBankCode(EventError):
+    """A ``bank_code`` that is not 4 capital letters (an IFSC bank prefix).
+
+    ``bank`` is a metric label: checking its shape keeps free text (or an account number) out
+    of the label set.
+    """
+
+    code = "invalid_bank_code"

@@ -5,13 +5,17 @@ Schema conformance is the codec's job; these are the rules Avro cannot express.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .aadhaar import contains_aadhaar_like
-from .errors import AadhaarLikeValue, OutOfRange
+from .errors import AadhaarLikeValue, InvalidBankCode, OutOfRange
 from .registry import DistrictRegistry
 
-__all__ = ["ENUM_FIELDS", "check_event"]
+__all__ = ["BANK_CODE", "ENUM_FIELDS", "check_event"]
+
+#: A bank or utility code: the 4-letter IFSC bank prefix (utilities get one assigned likewise).
+BANK_CODE = re.compile(r"[A-Z]{4}")
 
 #: Fields whose values are schema enum symbols: no free text, nothing to scan.
 ENUM_FIELDS = frozenset({"channel", "status", "purpose"})
@@ -22,6 +26,9 @@ def check_event(record: dict[str, Any], registry: DistrictRegistry, now_ms: int,
     for name, value in record.items():
         if name not in ENUM_FIELDS and isinstance(value, str) and contains_aadhaar_like(value):
             raise AadhaarLikeValue(f"field {name} holds an Aadhaar-like 12-digit number", name)
+    if not BANK_CODE.fullmatch(record["bank_code"]):
+        raise InvalidBankCode(f"bank_code {record['bank_code']!r} is not 4 capital letters (an IFSC bank prefix)",
+                              "bank_code")
     registry.get(record["district_lgd"])
     if not record["event_id"]:
         raise OutOfRange("event_id is empty", "event_id")

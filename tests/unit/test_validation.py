@@ -41,3 +41,16 @@ def test_future_limit(registry: DistrictRegistry) -> None:
     check_event(payment(ts=T0 + SKEW), registry, T0, SKEW)
     with pytest.raises(OutOfRange):
         check_event(payment(ts=T0 + SKEW + 1), registry, T0, SKEW)
+
+
+@pytest.mark.parametrize("bank", ["sbin", "SBI", "SBIN0", "SB1N", "", "Punjab National Bank"])
+def test_bank_code_must_be_an_ifsc_prefix(bank: str, registry: DistrictRegistry) -> None:
+    """``bank`` is a metric label: only 4 capital letters keep free text out of the label set."""
+    from streams.errors import InvalidBankCode
+    from streams.validation import check_event
+
+    rec = {"event_id": "e", "occurred_at": 1_700_000_000_000, "district_lgd": 45, "bank_code": bank,
+           "account_ref": "a", "status": "SEEDED"}
+    with pytest.raises(InvalidBankCode) as info:
+        check_event(rec, registry, 1_700_000_000_000, 300_000)
+    assert info.value.code == "invalid_bank_code" and info.value.field == "bank_code"

@@ -4,12 +4,13 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint unit bench-quick setup
+.PHONY: demo test lint unit bench setup
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || \
+	  { echo "python3 -m venv failed: on Debian/Ubuntu install python3-venv"; exit 1; }
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $(STAMP)
@@ -27,5 +28,11 @@ test: $(STAMP)
 	$(BIN)/pytest -p no:cacheprovider
 	$(BIN)/python -m bench --quick --ci
 
+# Fast tests needing no broker (tests/deploy shell out to promtool/amtool/docker-compose).
 unit: $(STAMP)
+	bash scripts/system-deps.sh
 	$(BIN)/pytest -m "not integration"
+
+# All benchmarks at full size (~25 min); see docs/performance.md.
+bench: $(STAMP)
+	$(BIN)/python -m bench

@@ -1,7 +1,8 @@
 """The one configuration object, read from ``DIGINDEX_*`` environment variables and flags.
 
 Every command builds a ``Settings`` with :func:`Settings.from_env` and applies its
-flags with :meth:`Settings.replace`; nothing else reads the environment.
+flags with :meth:`Settings.replace`. (Secrets named by a flag, e.g. ``--sasl-password-env``,
+and ``digindex grafana``'s own settings are read where they are used.)
 """
 
 from __future__ import annotations

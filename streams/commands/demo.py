@@ -88,7 +88,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 worker = subprocess.Popen([sys.executable, "-m", "streams", "worker"],
                                           env={**os.environ, **settings.to_env()}, stdout=log,
                                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-            print(f"digindex demo: broker {broker.url}; starting a worker (log: {log_path}) ...", flush=True)
+            kept = "" if tmp is None else ", removed at exit"
+            print(f"digindex demo: broker {broker.url}; starting a worker (log: {log_path}{kept}) ...", flush=True)
             _wait_ready(settings.metrics_port, worker)
             url = f"http://{settings.metrics_host}:{settings.metrics_port}/metrics"
             print(f"digindex demo: metrics at {url} (Prometheus format); simulating {args.rate:g} payments/s",

@@ -31,7 +31,7 @@ __all__ = ["CheckpointMeta", "PaymentCheckpointer", "decode_value", "encode_valu
 class CheckpointMeta:
     """Bookkeeping a partition carries between checkpoints."""
 
-    __slots__ = ("epoch", "last_saved", "live", "orphans", "snapshot_epoch")
+    __slots__ = ("epoch", "last_saved", "live", "orphans", "saved_offset", "snapshot_epoch")
 
     def __init__(self) -> None:
         self.epoch = 0  # seq of the last delta written
@@ -41,6 +41,9 @@ class CheckpointMeta:
         #: deltas found after a gap at restore: not applied, deleted by the next save before
         #: a new delta could make them look contiguous again
         self.orphans: list[int] = []
+        #: source offset the last checkpoint covers: each delta names the one it extends, so a
+        #: stale delta (say, a local-only write of an earlier owner) cannot be chained on
+        self.saved_offset = -1
 
 
 def encode_value(obj: Any) -> bytes:
@@ -78,11 +81,12 @@ class PaymentCheckpointer:
         for lgd, b in dirty:
             buckets.setdefault(str(lgd), {})[str(b)] = state.bucket_payload(lgd, b)
         newest = max((ts for _, ts in state.new_ids), default=state.watermark_ms)
-        delta = {"seq": seq, "counters": state.counters(), "buckets": buckets,
+        delta = {"seq": seq, "base": meta.saved_offset, "counters": state.counters(), "buckets": buckets,
                  "ids": state.new_ids, "newest": newest}
         self.table[self._delta_key(state.partition, seq)] = encode_value(delta)
         meta.live.append((seq, newest))
         meta.epoch = seq
+        meta.saved_offset = state.offset
         if seq - meta.snapshot_epoch >= self.snapshot_every:
             full = {"seq": seq, "counters": state.counters(), "buckets": state.all_buckets()}
             self.table[self._full_key(state.partition)] = encode_value(full)
@@ -127,9 +131,12 @@ class PaymentCheckpointer:
                 meta.snapshot_epoch = meta.epoch = full["seq"]
                 counters = full["counters"]
                 _merge(buckets, full["buckets"])
+            chain = counters["offset"] if counters is not None else -1
             for seq in sorted(ds):
                 d = ds[seq]
-                if seq > meta.epoch + 1:  # a gap: this and later deltas describe events to replay
+                # a gap, or a delta that does not extend the checkpoint before it: this and later
+                # deltas describe events to replay
+                if seq > meta.epoch + 1 or (seq > meta.snapshot_epoch and d["base"] != chain):
                     meta.orphans.append(seq)
                     continue
                 meta.live.append((seq, d["newest"]))
@@ -138,10 +145,12 @@ class PaymentCheckpointer:
                 if seq > meta.snapshot_epoch:  # after the snapshot: its buckets and counters apply
                     _merge(buckets, d["buckets"])
                     counters = d["counters"]
+                    chain = counters["offset"]
                     meta.epoch = seq
             if counters is not None:
                 state.load_counters(dict(counters))
                 state.load_buckets(buckets)
+            meta.saved_offset = chain
             out[partition] = (state, meta)
         return out
 

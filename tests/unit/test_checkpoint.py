@@ -348,3 +348,36 @@ def test_a_full_day_snapshot_fits_in_a_kafka_message() -> None:
     full = table[f"{TOPIC}/0/F".encode()]
     assert len(full) < 900_000, f"full snapshot is {len(full)} bytes"
     assert len(decode_value(full)["buckets"]["45"]) == 1440
+
+
+def test_a_delta_that_does_not_extend_the_previous_checkpoint_is_not_applied() -> None:
+    """A stale delta (e.g. a local-only write of an earlier owner) with the next seq but another
+    base offset must not be chained on: its events are replayed instead."""
+    from streams.registry import default_registry
+
+    def state() -> PaymentPartitionState:
+        return PaymentPartitionState(0, default_registry(), (3600.0, 86400.0), 48 * 3600.0, 300.0)
+
+    def event(i: int) -> dict[str, Any]:
+        return {"event_id": f"e{i}", "occurred_at": T0 + i, "district_lgd": 45, "bank_code": "SBIN",
+                "branch_ifsc": None, "channel": "UPI", "amount_paise": 100, "status": "SUCCESS", "purpose": "P2P"}
+
+    table: dict[bytes, bytes] = {}
+    cp = PaymentCheckpointer(table, TOPIC, snapshot_every=100)
+    live, meta = state(), CheckpointMeta()
+    for i in range(3):
+        live.apply(event(i), i, T0)
+    cp.save(live, meta)  # seq 1, offsets 0-2
+    stale_table: dict[bytes, bytes] = {}
+    stale, stale_meta = state(), CheckpointMeta()
+    for i in range(10, 15):
+        stale.apply(event(i), i + 100, T0)
+    PaymentCheckpointer(stale_table, TOPIC).save(stale, stale_meta)  # its seq 1
+    stale_meta.epoch = 1
+    stale.apply(event(20), 200, T0)
+    PaymentCheckpointer(stale_table, TOPIC).save(stale, stale_meta)  # seq 2, base 104
+    table[f"{TOPIC}/0/D/{2:012d}".encode()] = stale_table[f"{TOPIC}/0/D/{2:012d}".encode()]
+    restored, rmeta = cp.restore(table.items(), [0], lambda p: state())[0]
+    assert restored.offset == 2 and rmeta.epoch == 1 and rmeta.orphans == [2]
+    assert dedupe_key("SBIN", "e20") not in restored.dedupe
+    assert restored.outcomes["accepted"] == 3

@@ -19,8 +19,9 @@ from . import __version__
 from .config import Settings
 from .errors import EventError
 from .payments.rolling import STATUSES, count, value
+from .payments.state import PaymentPartitionState
 from .runtime import Runtime
-from .seeding.state import NOT_SEEDED, SEEDED
+from .seeding.state import NOT_SEEDED, SEEDED, SeedingPartitionState
 
 __all__ = ["DELAY_BUCKETS", "REASONS", "IndexCollector", "build_registry"]
 
@@ -70,21 +71,25 @@ class IndexCollector(Collector):
         lag = GaugeMetricFamily("digindex_consumer_lag_messages", "High watermark minus next offset to process",
                                 labels=["topic", "partition"])
 
-        def lag_sample(topic: str, partition: int, offset: int) -> None:
+        def partition_figures(topic: str, partition: int, state: PaymentPartitionState | SeedingPartitionState) -> None:
+            """What every partition state has, whatever its topic: lag, outcomes, bank freshness."""
             hw = self.highwater(topic, partition) if self.highwater else None
             if hw is not None:
-                lag.add_metric([topic, str(partition)], max(0, hw - offset - 1))
+                lag.add_metric([topic, str(partition)], max(0, hw - state.offset - 1))
+            outcomes[topic].update(state.outcomes)
+            dead[topic].update(state.deadletters)
+            for bank, ts in state.bank_last_event_ms.items():
+                bank_last[(bank, topic)] = max(bank_last.get((bank, topic), 0), ts)
 
         for p, (state, _) in sorted(rt.payments.items()):
-            lag_sample(s.payments_topic, p, state.offset)
-            outcomes[s.payments_topic].update(state.outcomes)
-            dead[s.payments_topic].update(state.deadletters)
-            for bank, ts in state.bank_last_event_ms.items():
-                k = (bank, s.payments_topic)
-                bank_last[k] = max(bank_last.get(k, 0), ts)
+            partition_figures(s.payments_topic, p, state)
             for lgd, d in sorted(state.districts.items()):
                 owned.add(lgd)
                 labels = [str(lgd), reg.get(lgd).name]
+                banks = sorted(d.banks.items())
+                if d.rolling.head is not None:
+                    for _, r in banks:  # a quiet bank's windows end at its district's latest event too
+                        r.advance_to(d.rolling.head)
                 for i, wl in windows:
                     vec = d.rolling.window(i)
                     ok_n = count(vec, "SUCCESS", False) + count(vec, "SUCCESS", True)
@@ -99,9 +104,7 @@ class IndexCollector(Collector):
                     for st in STATUSES:
                         for mode, dig in _MODES:
                             wtx.add_metric([*labels, wl, st, mode], count(vec, st, dig))
-                    for bank, r in sorted(d.banks.items()):
-                        if d.rolling.head is not None:
-                            r.advance_to(d.rolling.head)
+                    for bank, r in banks:
                         bvec = r.window(i)
                         for st in STATUSES:
                             for mode, dig in _MODES:
@@ -118,12 +121,7 @@ class IndexCollector(Collector):
         accounts = GaugeMetricFamily("digindex_accounts", "Accounts known, by latest seeding status",
                                      labels=[*dl, "status"])
         for p, st in sorted(rt.seeding.items()):
-            lag_sample(s.seeding_topic, p, st.offset)
-            outcomes[s.seeding_topic].update(st.outcomes)
-            dead[s.seeding_topic].update(st.deadletters)
-            for bank, ts in st.bank_last_event_ms.items():
-                k = (bank, s.seeding_topic)
-                bank_last[k] = max(bank_last.get(k, 0), ts)
+            partition_figures(s.seeding_topic, p, st)
             for lgd, ts in sorted(st.last_event_ms.items()):
                 owned.add(lgd)
                 last.add_metric([str(lgd), reg.get(lgd).name, s.seeding_topic], ts / 1000)

@@ -133,6 +133,7 @@ def _bad_events(settings: Settings, registry: DistrictRegistry) -> list[tuple[st
     unknown_fp = b"\xc3\x01" + b"\x00" * 8 + b"\x02"
     return [
         ("malformed", district_key(45), b"not avro at all"),
+        ("malformed", b"acct 2345 6789 0123", b"keyed by an Aadhaar-like number"),
         ("malformed", district_key(45), b"\xc3\x01" + codec.fingerprint + b"\xff\xff\xff"),
         ("unknown_schema", district_key(45), unknown_fp),
         ("unknown_district", district_key(99), variant(district_lgd=99)),
@@ -171,8 +172,11 @@ def test_bad_input_goes_to_dead_letters_and_late_events_are_counted(
         # the dead letters themselves: reason, source coordinates, original bytes, no Aadhaar number
         consumer = KafkaConsumer(settings.deadletter_topic, bootstrap_servers=settings.bootstrap_servers,
                                  auto_offset_reset="earliest", consumer_timeout_ms=5000)
-        letters = [decode_dead_letter(msg.value) for msg in consumer]
+        messages = list(consumer)
         consumer.close()
+        letters = [decode_dead_letter(msg.value) for msg in messages]
+        assert all(AADHAAR_LIKE.search((msg.key or b"").decode("latin-1")) is None for msg in messages), \
+            "dead-letter keys are masked too"
         assert sorted(x["reason"] for x in letters) == sorted(r for r, _, _ in bad)
         originals = {v for _, _, v in bad}
         for x in letters:

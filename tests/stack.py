@@ -192,6 +192,15 @@ def local_alertmanager_config(receiver_url: str, factor: float) -> dict[str, Any
 
 # --- HTTP helpers ---------------------------------------------------------------------------
 
+def stop_all(started: list[Any]) -> None:
+    """Stop what a fixture started, newest first, whatever fails along the way."""
+    for c in reversed(started):
+        try:
+            c.stop()
+        except Exception as exc:  # stop the others whatever happens
+            print(f"stopping {type(c).__name__}: {exc!r}")
+
+
 def http_json(url: str, data: dict[str, Any] | None = None, timeout: float = 5.0) -> Any:
     """GET (or POST ``data`` form-encoded) ``url`` and decode JSON; HTTP errors with a JSON body return it."""
     body = urllib.parse.urlencode(data).encode() if data is not None else None

@@ -71,6 +71,7 @@ from ..stack import (
     local_alertmanager_config,
     poll,
     stack_settings,
+    stop_all,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
@@ -169,11 +170,7 @@ def stack(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> I
         s.firing = [a for a in prometheus.alerts() if a["state"] == "firing"]
         yield s
     finally:
-        for c in reversed(started):
-            try:
-                c.stop()
-            except Exception as exc:  # stop the others whatever happens
-                print(f"stopping {type(c).__name__}: {exc!r}")
+        stop_all(started)
         receiver.close()
 
 

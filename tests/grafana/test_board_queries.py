@@ -33,7 +33,8 @@ from streams.simulator.generator import DEFAULT_BANKS
 
 from ..deploy.helpers import all_rules, rule_files
 from ..helpers import WorkerProcess
-from ..stack import Feed, Prometheus, http_json, poll, stack_settings
+from ..stack import Feed, Prometheus, http_json, poll, stack_settings, stop_all
+from .boards import panels
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -59,16 +60,8 @@ class Target:
         return f"{self.board.removeprefix('digindex-').removesuffix('.json')}/{self.panel}/{self.ref}"
 
 
-def _panels(board: dict[str, Any]) -> list[dict[str, Any]]:
-    out = []
-    for panel in board["panels"]:
-        out.append(panel)
-        out.extend(panel.get("panels", []))
-    return out
-
-
 TARGETS = [Target(name, panel["title"], t["refId"], t["expr"], bool(t.get("instant")) and not t.get("range"))
-           for name, board in BOARDS.items() for panel in _panels(board) for t in panel.get("targets", [])]
+           for name, board in BOARDS.items() for panel in panels(board) for t in panel.get("targets", [])]
 
 
 def substitute(expr: str, values: dict[str, str]) -> str:
@@ -184,11 +177,7 @@ def live(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> It
                                     for v in board.get("templating", {}).get("list", [])}
         yield live
     finally:
-        for c in reversed(started):
-            try:
-                c.stop()
-            except Exception as exc:  # stop the others whatever happens
-                print(f"stopping {type(c).__name__}: {exc!r}")
+        stop_all(started)
 
 
 def _value_sets(live: Live, board: str) -> list[dict[str, str]]:
@@ -229,9 +218,9 @@ def test_panel_query_returns_series(live: Live, target: Target) -> None:
 
 
 def test_the_targets_cover_every_panel() -> None:
-    panels = [(name, p["title"]) for name, board in BOARDS.items() for p in _panels(board) if p["type"] != "row"]
-    assert set(panels) == {(t.board, t.panel) for t in TARGETS}
-    assert len(BOARDS) == 4 and len(TARGETS) >= len(panels)
+    titled = [(name, p["title"]) for name, board in BOARDS.items() for p in panels(board) if p["type"] != "row"]
+    assert set(titled) == {(t.board, t.panel) for t in TARGETS}
+    assert len(BOARDS) == 4 and len(TARGETS) >= len(titled)
 
 
 def test_substitution() -> None:

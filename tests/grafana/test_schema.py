@@ -27,6 +27,8 @@ from typing import Any
 
 import pytest
 
+from .boards import panels
+
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
 BOARDS = sorted((ROOT / "grafana" / "dashboards").glob("*.json"))
@@ -87,14 +89,6 @@ def _errors(validator: Any, instance: Any, where: str) -> list[str]:
     return out
 
 
-def _panels(board: dict[str, Any]) -> list[dict[str, Any]]:
-    out = []
-    for panel in board["panels"]:
-        out.append(panel)
-        out.extend(panel.get("panels", []))
-    return out
-
-
 def test_the_vendored_schemas_are_the_pinned_sdk_release() -> None:
     """The schemas and the SDK that builds the boards must be the same Grafana release."""
     from importlib.metadata import version
@@ -121,7 +115,7 @@ def test_board_validates_against_grafana_schema(path: Path) -> None:
     board = json.loads(path.read_text())
     errors = _errors(_validator("dashboard"), board, path.name)
     query = _validator("prometheus")
-    for panel in _panels(board):
+    for panel in panels(board):
         kind = panel["type"]
         if kind == "row":
             continue
@@ -142,7 +136,7 @@ def test_board_validates_against_grafana_schema(path: Path) -> None:
 def test_a_broken_board_is_caught() -> None:
     """The validation has teeth: an unknown key, a wrong enum and a wrong type are all reported."""
     board = json.loads(BOARDS[0].read_text())
-    panel = next(p for p in _panels(board) if p["type"] == "timeseries")
+    panel = next(p for p in panels(board) if p["type"] == "timeseries")
     panel["titel"] = "typo"
     options = copy.deepcopy(panel["options"])
     options["legend"]["placement"] = "top"

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import faust
+from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .config import Settings
@@ -67,8 +68,6 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
 
     def highwater(topic: str, partition: int) -> int | None:
         try:
-            from faust.types import TP
-
             return int(app.consumer.highwater(TP(topic, partition)))
         except Exception:  # not assigned or consumer not started: no lag sample
             return None

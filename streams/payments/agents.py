@@ -11,10 +11,10 @@ from typing import Any
 
 import faust
 
+from ..agent_steps import checkpoint_due, message_time_ms
 from ..deadletter import PendingDeadLetters
 from ..errors import EventError
 from ..runtime import Runtime
-from ..seeding.agents import message_time_ms
 from .checkpoint import PaymentCheckpointer
 
 __all__ = ["register"]
@@ -53,11 +53,10 @@ def register(app: faust.App, rt: Runtime, deadletters: Any, delay: Any) -> tuple
             except EventError as exc:
                 state.reject(exc.code, msg.offset)
                 await letters.send(exc, msg)
-            mono = time.monotonic()
-            if state.applied_since_checkpoint >= every or (mono - meta.last_saved >= interval):
+            if checkpoint_due(state.applied_since_checkpoint, meta.last_saved, now, every, interval):
                 await letters.delivered()  # never checkpoint past a dead letter the broker may not have
                 checkpointer.save(state, meta)
-                meta.last_saved = mono
+                meta.last_saved = now
                 rt.checkpoints[s.payments_topic] += 1
 
     return table, checkpointer

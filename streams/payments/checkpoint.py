@@ -37,7 +37,7 @@ class CheckpointMeta:
         self.epoch = 0  # seq of the last delta written
         self.snapshot_epoch = 0  # epoch the last full snapshot covers
         self.live: deque[tuple[int, int]] = deque()  # (seq, newest event ms) of retained deltas
-        self.last_saved = 0.0  # monotonic time of the last save
+        self.last_saved = 0.0  # wall-clock time of the last save
         #: deltas found after a gap at restore: not applied, deleted by the next save before
         #: a new delta could make them look contiguous again
         self.orphans: list[int] = []

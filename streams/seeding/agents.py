@@ -15,6 +15,7 @@ from typing import Any
 
 import faust
 
+from ..agent_steps import checkpoint_due, message_time_ms
 from ..deadletter import PendingDeadLetters
 from ..errors import EventError
 from ..runtime import Runtime
@@ -48,7 +49,6 @@ def register(app: faust.App, rt: Runtime, deadletters: Any, delay: Any) -> Any:
     letters = PendingDeadLetters(deadletters, rt.worker_id, (rt.seeding_codec, rt.payment_codec))
     every, interval = s.checkpoint_events, s.checkpoint_interval
     observe = delay.labels(topic=s.seeding_topic).observe
-    last_saved: dict[int, float] = {}
 
     @app.agent(topic, name="digindex.seeding")
     async def seeding(stream: Any) -> None:
@@ -70,18 +70,12 @@ def register(app: faust.App, rt: Runtime, deadletters: Any, delay: Any) -> Any:
             except EventError as exc:
                 state.reject(exc.code, msg.offset)
                 await letters.send(exc, msg)
-            mono = time.monotonic()
-            if state.applied_since_checkpoint >= every or mono - last_saved.get(msg.partition, 0.0) >= interval:
+            if checkpoint_due(state.applied_since_checkpoint, state.last_saved, now, every, interval):
                 await letters.delivered()  # never checkpoint past a dead letter the broker may not have
                 accounts[checkpoint_key(s.seeding_topic, msg.partition)] = json.dumps(state.counters()).encode()
                 state.applied_since_checkpoint = 0
-                last_saved[msg.partition] = mono
+                state.last_saved = now
                 rt.checkpoints[s.seeding_topic] += 1
 
     return accounts
 
-
-def message_time_ms(msg: Any, now: float) -> int:
-    """The message's own timestamp (ms), so a replay judges "in the future" as the first pass did."""
-    ts = getattr(msg, "timestamp", None)
-    return int(ts * 1000) if ts else int(now * 1000)

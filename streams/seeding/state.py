@@ -64,6 +64,7 @@ class SeedingPartitionState:
         self.outcomes: Counter[str] = Counter()
         self.deadletters: Counter[str] = Counter()
         self.applied_since_checkpoint = 0
+        self.last_saved = 0.0  # wall-clock time of the last checkpoint
         self._max_future_ms = int(max_future_skew * 1000)
 
     def apply(self, record: dict[str, Any], offset: int, now_ms: int,

@@ -13,10 +13,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .config import Settings
 from .faust_transport import transport_with_fetch_wait
-from .payments import agents as payment_agents
+from .payments import signal as payments_signal
+from .processor.agent import register_agent
+from .processor.runner import SignalRunner
 from .recovery import install_recovery
 from .runtime import Runtime
-from .seeding import agents as seeding_agents
+from .seeding import signal as seeding_signal
 from .topics import ensure_topics
 
 __all__ = ["create_app", "main"]
@@ -75,9 +77,20 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     from .metrics import build_registry
 
     registry, delay = build_registry(rt, highwater)
-    payments_table, checkpointer = payment_agents.register(app, rt, deadletters, delay)
-    accounts_table = seeding_agents.register(app, rt, deadletters, delay)
-    install_recovery(app, rt, payments_table, checkpointer, accounts_table)
+    codecs = (rt.payment_codec, rt.seeding_codec)
+    pay_topic, pay = payments_signal.declare(app, settings, rt.registry, rt.payment_codec)
+    seed_topic, accounts_table, seed = seeding_signal.declare(app, settings, rt.registry, rt.seeding_codec,
+                                                              rt.accounts)
+
+    async def flush() -> None:
+        await app.producer.flush()
+
+    for signal, topic in ((pay, pay_topic), (seed, seed_topic)):
+        runner = rt.runners[signal.name] = SignalRunner(
+            signal, deadletters, rt.worker_id, codecs, settings.checkpoint_events, settings.checkpoint_interval,
+            flush, delay.labels(topic=signal.topic).observe)
+        register_agent(app, runner, topic)
+    install_recovery(app, rt, accounts_table, accounts_table)
 
     rendered: list[Any] = [0.0, b""]  # (monotonic time, bytes): a render blocks the loop 17-40 ms
 

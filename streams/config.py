@@ -16,6 +16,8 @@ from typing import Any
 __all__ = ["KafkaSecurity", "Secret", "Settings", "parse_duration"]
 
 ENV_PREFIX = "DIGINDEX_"
+#: The longest deduplication horizon (ids on disk: ~30 bytes each; see streams/processor/dedupe.py).
+MAX_DEDUPE_HORIZON = 35 * 86400.0
 
 
 class Secret:
@@ -107,7 +109,8 @@ class Settings:
     seeding_topic: str = "seeding"
     deadletter_topic: str = "digindex-deadletter"
     windows: tuple[float, ...] = (3600.0, 86400.0)
-    dedupe_horizon: float = 48 * 3600.0
+    #: How long event ids are remembered (deduplicated); older events are refused as too_old.
+    dedupe_horizon: float = 7 * 86400.0
     max_future_skew: float = 300.0
     checkpoint_events: int = 2000
     checkpoint_interval: float = 1.0
@@ -122,6 +125,12 @@ class Settings:
     target: float = 0.8
     targets: tuple[tuple[int, float], ...] = ()
     security: KafkaSecurity = field(default_factory=KafkaSecurity)
+
+    def __post_init__(self) -> None:
+        if not 3600 <= self.dedupe_horizon <= MAX_DEDUPE_HORIZON:
+            raise ValueError(f"dedupe_horizon must be between 1 h and 35 days, not {self.dedupe_horizon:.0f} s")
+        if self.dedupe_horizon < self.longest_window:
+            raise ValueError("dedupe_horizon must be at least the longest window")
 
     @property
     def longest_window(self) -> float:

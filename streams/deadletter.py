@@ -4,13 +4,15 @@ A dead letter is a JSON object (so operators can read it with any consumer):
 ``reason`` (the ``EventError.code``), ``message``, ``field``, the source ``topic``,
 ``partition`` and ``offset``, ``worker``, ``detected_at`` (ms), and ``original``:
 the original value bytes, base64, with every Aadhaar-like number masked
-(see ``redacted_original``: the Avro still decodes for diagnosis).
+(see ``redacted_original``: the Avro still decodes for diagnosis). A value longer than
+``MAX_ORIGINAL`` keeps only its redacted prefix, with ``original_length`` and
+``original_sha256`` of the whole, so a dead letter always fits in one Kafka message.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
+import hashlib
 import json
 import time
 from typing import Any
@@ -19,7 +21,10 @@ from .aadhaar import mask, mask_digit_runs, redact
 from .avro_codec import AvroCodec, codec_for
 from .errors import EventError
 
-__all__ = ["PendingDeadLetters", "dead_letter", "decode_dead_letter", "redacted_original"]
+__all__ = ["MAX_ORIGINAL", "dead_letter", "decode_dead_letter", "redacted_original"]
+
+#: Bytes of the original value a dead letter carries at most (Kafka's default limit is 1 MB).
+MAX_ORIGINAL = 64 * 1024
 
 
 def redacted_original(value: bytes, codecs: tuple[AvroCodec, ...] | None = None) -> bytes:
@@ -40,6 +45,9 @@ def redacted_original(value: bytes, codecs: tuple[AvroCodec, ...] | None = None)
 def dead_letter(error: EventError, value: bytes | None, topic: str, partition: int, offset: int,
                 worker: str, codecs: tuple[AvroCodec, ...] | None = None) -> bytes:
     """The dead-letter value for an event refused with ``error``."""
+    value = value or b""
+    original = redacted_original(value, codecs) if len(value) <= MAX_ORIGINAL else mask_digit_runs(
+        value[:MAX_ORIGINAL])
     body: dict[str, Any] = {
         "reason": error.code,
         "message": redact(str(error)),
@@ -49,8 +57,11 @@ def dead_letter(error: EventError, value: bytes | None, topic: str, partition: i
         "offset": offset,
         "worker": worker,
         "detected_at": int(time.time() * 1000),
-        "original": base64.b64encode(redacted_original(value or b"", codecs)).decode(),
+        "original": base64.b64encode(original).decode(),
     }
+    if len(value) > MAX_ORIGINAL:
+        body["original_length"] = len(value)
+        body["original_sha256"] = hashlib.sha256(value).hexdigest()
     return json.dumps(body, separators=(",", ":")).encode()
 
 
@@ -59,28 +70,3 @@ def decode_dead_letter(data: bytes) -> dict[str, Any]:
     body = json.loads(data)
     body["original"] = base64.b64decode(body["original"])
     return body
-
-
-class PendingDeadLetters:
-    """Sends an agent's dead letters and lets it wait until the broker has them all.
-
-    The agent waits before each checkpoint: a checkpoint moves the partition's restart point
-    past the refused events, so their dead letters must be durable first.
-    """
-
-    def __init__(self, topic: Any, worker: str, codecs: tuple[AvroCodec, ...]) -> None:
-        self.topic = topic
-        self.worker = worker
-        self.codecs = codecs
-        self._pending: list[Any] = []
-
-    async def send(self, error: EventError, msg: Any) -> None:
-        value = dead_letter(error, msg.value, msg.topic, msg.partition, msg.offset, self.worker, self.codecs)
-        # the key too may carry anything a bank chose (an account or Aadhaar number): mask long digit runs
-        key = mask_digit_runs(msg.key) if msg.key else msg.key
-        self._pending.append(await self.topic.send(key=key, value=value))
-
-    async def delivered(self) -> None:
-        if self._pending:
-            pending, self._pending = self._pending, []
-            await asyncio.gather(*pending)

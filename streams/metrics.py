@@ -81,15 +81,12 @@ class IndexCollector(Collector):
             for bank, ts in state.bank_last_event_ms.items():
                 bank_last[(bank, topic)] = max(bank_last.get((bank, topic), 0), ts)
 
-        for p, (state, _) in sorted(rt.payments.items()):
+        for p, state in sorted(rt.payments.items()):
             partition_figures(s.payments_topic, p, state)
             for lgd, d in sorted(state.districts.items()):
                 owned.add(lgd)
                 labels = [str(lgd), reg.get(lgd).name]
-                banks = sorted(d.banks.items())
-                if d.rolling.head is not None:
-                    for _, r in banks:  # a quiet bank's windows end at its district's latest event too
-                        r.advance_to(d.rolling.head)
+                banks = sorted(d.banks.items())  # their windows end where the district's do (the state moves them)
                 for i, wl in windows:
                     vec = d.rolling.window(i)
                     ok_n = count(vec, "SUCCESS", False) + count(vec, "SUCCESS", True)
@@ -150,17 +147,21 @@ class IndexCollector(Collector):
         for (bank, topic), ts in sorted(bank_last.items()):
             bl.add_metric([bank, topic], ts / 1000)
         assigned = GaugeMetricFamily("digindex_assigned_partitions", "Partitions this worker owns", labels=["topic"])
-        assigned.add_metric([s.payments_topic], len(rt.payments))
-        assigned.add_metric([s.seeding_topic], len(rt.seeding))
         ckpt = CounterMetricFamily("digindex_checkpoints", "State checkpoints written", labels=["topic"])
-        for topic in (s.payments_topic, s.seeding_topic):
-            ckpt.add_metric([topic], rt.checkpoints[topic])
+        restore = GaugeMetricFamily("digindex_restore_seconds", "How long the last restore of a partition took",
+                                    labels=["topic", "partition"])
+        for name, runner in sorted(rt.runners.items()):
+            topic = runner.signal.topic
+            assigned.add_metric([topic], len(runner.processors))
+            ckpt.add_metric([topic], rt.checkpoints(name))
+            for p in sorted(runner.processors):
+                restore.add_metric([topic, str(p)], runner.restore_seconds.get(p, 0.0))
         reb = CounterMetricFamily("digindex_rebalances", "Partition assignments this worker went through")
         reb.add_metric([], rt.rebalances)
         info = GaugeMetricFamily("digindex_worker_info", "One per running worker", labels=["worker", "version"])
         info.add_metric([rt.worker_id, __version__], 1)
         yield from (share, vshare, wtx, tdr, btx, ptot, amt, seeding_ratio, accounts, target, last, bl,
-                    events, deadletters, lag, assigned, ckpt, reb, info)
+                    events, deadletters, lag, assigned, ckpt, restore, reb, info)
 
 
 def build_registry(rt: Runtime, highwater: Callable[[str, int], int | None] | None = None

@@ -1,4 +1,4 @@
-"""What one worker process holds in memory: per-partition states and shared helpers.
+"""What one worker process holds in memory: the signals' partitions and shared helpers.
 
 Agents write here, the recovery hook rebuilds it, the metrics collector reads it.
 Everything runs on the worker's event loop, so no locking is needed.
@@ -11,13 +11,16 @@ import socket
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .avro_codec import AvroCodec, codec_for
 from .config import Settings
-from .payments.checkpoint import CheckpointMeta
-from .payments.state import PaymentPartitionState
 from .registry import DistrictRegistry, default_registry
-from .seeding.state import SeedingPartitionState
+
+if TYPE_CHECKING:
+    from .payments.state import PaymentPartitionState
+    from .processor.runner import SignalRunner
+    from .seeding.state import SeedingPartitionState
 
 __all__ = ["Runtime"]
 
@@ -27,21 +30,29 @@ class Runtime:
     settings: Settings
     registry: DistrictRegistry = field(default_factory=default_registry)
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
-    payments: dict[int, tuple[PaymentPartitionState, CheckpointMeta]] = field(default_factory=dict)
-    seeding: dict[int, SeedingPartitionState] = field(default_factory=dict)
     #: district -> status -> accounts, over the seeding partitions this worker owns.
     accounts: dict[int, Counter[str]] = field(default_factory=dict)
     rebalances: int = 0
-    checkpoints: Counter[str] = field(default_factory=Counter)
     started_at: float = field(default_factory=time.time)
+    #: signal name -> its runner (set by the app)
+    runners: dict[str, SignalRunner] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.payment_codec: AvroCodec = codec_for("PaymentEvent", self.settings.extra_schema_dir)
         self.seeding_codec: AvroCodec = codec_for("SeedingEvent", self.settings.extra_schema_dir)
 
-    def new_payment_state(self, partition: int) -> PaymentPartitionState:
-        s = self.settings
-        return PaymentPartitionState(partition, self.registry, s.windows, s.dedupe_horizon, s.max_future_skew)
+    @property
+    def payments(self) -> dict[int, PaymentPartitionState]:
+        """partition -> payment state, for the partitions owned right now."""
+        runner = self.runners.get("payments")
+        return {p: proc.state for p, proc in runner.processors.items()} if runner else {}  # type: ignore[misc]
 
-    def new_seeding_state(self, partition: int) -> SeedingPartitionState:
-        return SeedingPartitionState(partition, self.registry, self.settings.max_future_skew, self.accounts)
+    @property
+    def seeding(self) -> dict[int, SeedingPartitionState]:
+        runner = self.runners.get("seeding")
+        return {p: proc.state for p, proc in runner.processors.items()} if runner else {}  # type: ignore[misc]
+
+    def checkpoints(self, name: str) -> int:
+        """Checkpoints written by this worker for a signal's partitions owned now."""
+        runner = self.runners.get(name)
+        return sum(p.checkpoint.saved for p in runner.processors.values()) if runner else 0

@@ -26,7 +26,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="consumer-group session timeout, seconds (default 3: right for the embedded "
                         "broker; use 30-60 on a production Kafka cluster)")
     parser.add_argument("--windows", help="rolling windows, e.g. 1h,24h (default 1h,24h)")
-    parser.add_argument("--dedupe-horizon", type=parse_duration, help="how long event ids are remembered (default 48h)")
+    parser.add_argument("--dedupe-horizon", type=parse_duration,
+                        help="how long event ids are remembered, e.g. 7d (default 7d, at most 35d); "
+                        "older events are refused as too_old")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

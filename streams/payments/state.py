@@ -1,10 +1,12 @@
 """The payment index of one source partition: pure logic, no Kafka, no Faust.
 
-A partition holds a few districts (events are keyed by district). Applying an
-event updates the district's rolling windows, its per-bank windows and the
-cumulative counters, after the domain checks and deduplication. The state knows
-the source offset it has applied up to, so a checkpoint of it and that offset
-always agree (see ``checkpoint.py``).
+A partition holds a few districts (events are keyed by district). Applying an event updates
+the district's rolling windows, its per-bank windows and the cumulative counters. Checks,
+the horizon and deduplication happen before, in the shared processor
+(``streams.processor.loop``); this module only counts. Windows end at the district's latest
+event time, but never past this worker's clock: an event stamped a few minutes ahead (within
+the allowed skew) is counted in the current minute, so no single event moves a window into
+the future.
 """
 
 from __future__ import annotations
@@ -14,10 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..channels import is_digital
-from ..dedupe import DedupeIndex, dedupe_key
-from ..errors import TooOld
+from ..processor.signal import StateBase
 from ..registry import DistrictRegistry
-from ..validation import check_event
 from .rolling import BUCKET_SECONDS, RollingCounts, slot
 
 __all__ = ["ACCEPTED", "DUPLICATE", "LATE", "REJECTED", "DistrictPayments", "PaymentPartitionState"]
@@ -39,26 +39,16 @@ class DistrictPayments:
     last_event_ms: int = 0
 
 
-class PaymentPartitionState:
+class PaymentPartitionState(StateBase):
     """Everything the worker knows about one payments partition."""
 
     def __init__(self, partition: int, registry: DistrictRegistry, windows: tuple[float, ...],
-                 dedupe_horizon: float, max_future_skew: float) -> None:
-        self.partition = partition
-        self.registry = registry
+                 max_future_skew: float) -> None:
+        super().__init__(partition, registry, max_future_skew)
         self.windows = windows
-        self.offset = -1  # last source offset applied (any outcome)
-        self.watermark_ms = 0  # newest event time seen in this partition
         self.districts: dict[int, DistrictPayments] = {}
-        self.dedupe = DedupeIndex(dedupe_horizon)
-        self.outcomes: Counter[str] = Counter()
-        self.deadletters: Counter[str] = Counter()
-        self.bank_last_event_ms: dict[str, int] = {}
-        self._max_future_ms = int(max_future_skew * 1000)
-        # Since the last checkpoint: ids added and buckets touched, per district.
-        self.new_ids: list[tuple[str, int]] = []
+        #: (district, minute bucket) touched since the last checkpoint
         self.dirty: set[tuple[int, int]] = set()
-        self.applied_since_checkpoint = 0
 
     def district(self, lgd: int) -> DistrictPayments:
         d = self.districts.get(lgd)
@@ -67,22 +57,9 @@ class PaymentPartitionState:
         return d
 
     def apply(self, record: dict[str, Any], offset: int, now_ms: int) -> str:
-        """Apply one decoded event; returns its outcome, or raises ``EventError`` to reject it."""
-        self.offset = offset
-        self.applied_since_checkpoint += 1
-        check_event(record, self.registry, now_ms, self._max_future_ms)
+        """Count one checked, first-seen event; returns ``accepted`` or ``late``."""
         ts = record["occurred_at"]
-        if ts < self.watermark_ms - self.dedupe.horizon_ms:
-            raise TooOld(f"occurred_at is older than the deduplication horizon "
-                         f"({self.dedupe.horizon_ms // 3_600_000} h before the newest event)", "occurred_at")
         bank = record["bank_code"]
-        key = dedupe_key(bank, record["event_id"])
-        if not self.dedupe.add(key, ts):
-            self.outcomes[DUPLICATE] += 1
-            return DUPLICATE
-        self.new_ids.append((key, ts))
-        if ts > self.watermark_ms:
-            self.watermark_ms = ts
         lgd = record["district_lgd"]
         d = self.district(lgd)
         channel, status, amount = record["channel"], record["status"], record["amount_paise"]
@@ -92,46 +69,35 @@ class PaymentPartitionState:
             d.amounts[digital] += amount
         if ts > d.last_event_ms:
             d.last_event_ms = ts
-        if ts > self.bank_last_event_ms.get(bank, 0):
-            self.bank_last_event_ms[bank] = ts
-        bucket = ts // _BUCKET_MS
+        self.seen_bank(bank, ts)
+        bucket = min(ts, now_ms) // _BUCKET_MS
         idx = slot(status, digital)
-        if not d.rolling.add(bucket, idx, amount):
-            self.outcomes[LATE] += 1
+        rolling = d.rolling
+        head = rolling.head
+        if not rolling.add(bucket, idx, amount):
             return LATE
+        if head is not None and rolling.head != head:  # a new minute: every bank's windows end there too
+            for r in d.banks.values():
+                r.advance_to(rolling.head)  # type: ignore[arg-type]
         bank_rolling = d.banks.get(bank)
         if bank_rolling is None:
             bank_rolling = d.banks[bank] = RollingCounts(self.windows)
+            bank_rolling.advance_to(rolling.head)  # type: ignore[arg-type]
         bank_rolling.add(bucket, idx, amount)
         self.dirty.add((lgd, bucket))
-        self.outcomes[ACCEPTED] += 1
         return ACCEPTED
-
-    def reject(self, reason: str, offset: int) -> None:
-        """Count an event refused before or during ``apply``."""
-        self.offset = offset
-        self.outcomes[REJECTED] += 1
-        self.deadletters[reason] += 1
 
     # --- checkpoint form -------------------------------------------------------------------------
 
     def counters(self) -> dict[str, Any]:
         """The small, whole part of the state: offsets, counters, freshness."""
-        return {
-            "offset": self.offset,
-            "watermark_ms": self.watermark_ms,
-            "outcomes": dict(self.outcomes),
-            "deadletters": dict(self.deadletters),
-            "banks_last": self.bank_last_event_ms,
-            "districts": {
-                str(lgd): {
-                    "totals": [[c, s, n] for (c, s), n in d.totals.items()],
-                    "amounts": d.amounts,
-                    "last": d.last_event_ms,
-                }
-                for lgd, d in self.districts.items()
-            },
+        c = self.base_counters()
+        c["districts"] = {
+            str(lgd): {"totals": [[ch, st, n] for (ch, st), n in d.totals.items()], "amounts": d.amounts,
+                       "last": d.last_event_ms}
+            for lgd, d in self.districts.items()
         }
+        return c
 
     def bucket_payload(self, lgd: int, bucket: int) -> dict[str, Any] | None:
         """One minute of one district (overall and per bank), or None if it has been evicted."""
@@ -143,17 +109,36 @@ class PaymentPartitionState:
 
     def all_buckets(self) -> dict[str, dict[str, Any]]:
         """Every live bucket of every district, for a full snapshot."""
-        out: dict[str, dict[str, Any]] = {}
-        for lgd, d in self.districts.items():
-            out[str(lgd)] = {str(b): self.bucket_payload(lgd, b) for b in d.rolling.buckets}
-        return out
+        return {str(lgd): {str(b): self.bucket_payload(lgd, b) for b in d.rolling.buckets}
+                for lgd, d in self.districts.items()}
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"counters": self.counters(), "buckets": self.all_buckets()}
+
+    def delta(self) -> dict[str, Any]:
+        buckets: dict[str, dict[str, Any]] = {}
+        for lgd, b in sorted(self.dirty):
+            buckets.setdefault(str(lgd), {})[str(b)] = self.bucket_payload(lgd, b)
+        return {"counters": self.counters(), "buckets": buckets}
+
+    def checkpointed(self) -> None:
+        self.dirty = set()
+
+    def load(self, snapshot: dict[str, Any], deltas: list[dict[str, Any]]) -> None:
+        buckets: dict[int, dict[int, Any]] = {}
+        counters = snapshot.get("counters")
+        for part in (snapshot, *deltas):
+            for lgd, minutes in part.get("buckets", {}).items():
+                target = buckets.setdefault(int(lgd), {})
+                for b, payload in minutes.items():
+                    target[int(b)] = payload
+            counters = part.get("counters", counters)
+        if counters is not None:
+            self.load_counters(counters)
+            self.load_buckets(buckets)
 
     def load_counters(self, c: dict[str, Any]) -> None:
-        self.offset = c["offset"]
-        self.watermark_ms = c["watermark_ms"]
-        self.outcomes = Counter(c["outcomes"])
-        self.deadletters = Counter(c["deadletters"])
-        self.bank_last_event_ms = dict(c["banks_last"])
+        self.load_base(c)
         for lgd_s, dc in c["districts"].items():
             d = self.district(int(lgd_s))
             d.totals = Counter({(ch, st): n for ch, st, n in dc["totals"]})

@@ -141,7 +141,7 @@ def _bad_events(settings: Settings, registry: DistrictRegistry) -> list[tuple[st
         ("out_of_range", district_key(45), variant(occurred_at=now + 3_600_000)),
         ("aadhaar_like_value", district_key(45), variant(branch_ifsc="2345 6789 0123")),
         ("aadhaar_like_value", district_key(45), variant(event_id="txn-234567890124")),
-        ("too_old", district_key(45), variant(occurred_at=now - 72 * 3_600_000)),
+        ("too_old", district_key(45), variant(occurred_at=now - 9 * 86_400_000)),  # default horizon 7 d
     ]
 
 
@@ -204,7 +204,7 @@ def test_seeding_coverage_exact_after_sigkill(settings: Settings, tmp_path: Path
     wait_until(lambda: total(w.metrics(), "digindex_events_total", topic=settings.seeding_topic) > 2000, 90,
                what="seeding mid-stream")
     w.kill()
-    # re-sent copies: of unchanged accounts (duplicates) and of changed ones (superseded: late)
+    # re-sent copies of the load, of unchanged accounts and of changed ones: all duplicates by event id
     produce(settings, settings.seeding_topic, changes + records[500:600] + records[:50], schema="SeedingEvent")
     w2 = _worker(settings, tmp_path).start()
     try:
@@ -219,8 +219,8 @@ def test_seeding_coverage_exact_after_sigkill(settings: Settings, tmp_path: Path
             got = select(m, "digindex_aadhaar_seeding_ratio", district_lgd=str(d))
             assert next(iter(got.values())) == pytest.approx(seeded / len(accts)), d
             assert total(m, "digindex_accounts", district_lgd=str(d)) == len(accts)
-        assert total(m, "digindex_events_total", topic=settings.seeding_topic, outcome="duplicate") == 100
-        assert total(m, "digindex_events_total", topic=settings.seeding_topic, outcome="late") == 50
+        assert total(m, "digindex_events_total", topic=settings.seeding_topic, outcome="duplicate") == 150
+        assert total(m, "digindex_events_total", topic=settings.seeding_topic, outcome="late") == 0
         assert total(m, "digindex_events_total", topic=settings.seeding_topic, outcome="accepted") == 8500
     finally:
         w2.stop()

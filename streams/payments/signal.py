@@ -1,0 +1,34 @@
+"""The payments signal: its topic, its state table, and how its partition states are made."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+
+from ..config import Settings
+from ..processor.kv import FaustTableKV
+from ..processor.signal import Signal
+from ..processor.store import CheckpointStore
+from ..registry import DistrictRegistry
+from .state import PaymentPartitionState
+
+__all__ = ["declare"]
+
+
+def declare(app: faust.App, settings: Settings, registry: DistrictRegistry, codec: Any) -> tuple[Any, Signal]:
+    """The payments topic and the ``payments-state`` table (checkpoints), and the signal over them."""
+    s = settings
+    topic = app.topic(s.payments_topic, key_type=bytes, value_type=bytes, key_serializer="raw",
+                      value_serializer="raw", partitions=s.topic_partitions)
+    table = app.Table("payments-state", default=None, partitions=s.topic_partitions, key_type=bytes,
+                      value_type=bytes, schema=faust.Schema(key_type=bytes, value_type=bytes,
+                                                            key_serializer="raw", value_serializer="raw"))
+    signal = Signal(
+        name="payments", topic=s.payments_topic, codec=codec,
+        store=CheckpointStore(b"", horizon_s=s.dedupe_horizon),
+        make_state=lambda p, kv: PaymentPartitionState(p, registry, s.windows, s.max_future_skew),
+        kv_for=lambda p: FaustTableKV(table, p),
+        dedupe_dir=s.data_dir / "dedupe",
+    )
+    return topic, signal

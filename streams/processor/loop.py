@@ -1,0 +1,137 @@
+"""The partition-processor loop every signal runs on.
+
+Per message: skip it if the restored state already covers its offset; decode; run the
+domain checks; refuse it as ``too_old`` if its day has left the deduplication horizon (judged
+by this worker's clock, per event: no other bank's events move it); count it as a duplicate if
+its (bank_code, event_id) was applied within the horizon; otherwise apply it. A refusal is
+counted and its dead letter goes to the outbox. When the partition's ``Checkpoint`` is due (or
+the outbox is full) the state, the ids added and the outbox are written in one checkpoint, then
+the dead letters are sent.
+
+``handle`` is synchronous (one event, no await) and ``save`` the only await, so a source can
+hand the processor one Faust event at a time or a whole fetched batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import EventError, MalformedEvent, TooOld
+from .checkpoint import Checkpoint
+from .dedupe import DAY_MS, DedupeStore, day_of, id_digest
+from .kv import PartitionKV
+from .outbox import Outbox
+from .signal import PartitionState, Signal
+from .store import Lineage
+
+__all__ = ["DUPLICATE", "REJECTED", "PartitionProcessor", "open_partition"]
+
+log = logging.getLogger(__name__)
+
+DUPLICATE, REJECTED = "duplicate", "rejected"
+
+
+class PartitionProcessor:
+    """One source partition of one signal, from restore to revoke."""
+
+    def __init__(self, signal: Signal, partition: int, state: PartitionState, lineage: Lineage, kv: PartitionKV,
+                 dedupe: DedupeStore, outbox: Outbox, checkpoint: Checkpoint,
+                 clock: Callable[[], float] = time.time,
+                 observe: Callable[[float], None] | None = None) -> None:
+        self.signal = signal
+        self.partition = partition
+        self.state = state
+        self.lineage = lineage
+        self.kv = kv
+        self.dedupe = dedupe
+        self.outbox = outbox
+        self.checkpoint = checkpoint
+        self.clock = clock
+        self._decode = signal.codec.decode
+        self._horizon_ms = signal.store.horizon_ms
+        #: called with (processing time - occurred_at) of every applied event, in seconds
+        self.observe = observe
+        self._saving = asyncio.Lock()  # the agent and the idle timer may both want to save
+
+    def handle(self, offset: int, key: bytes | None, value: bytes | None, now: float) -> bool:
+        """Process one message; True when a checkpoint is due (call ``save``)."""
+        state = self.state
+        if offset <= state.offset:
+            return False  # already part of the restored state
+        try:
+            if value is None:
+                raise _tombstone()
+            record = self._decode(value)
+            now_ms = int(now * 1000)
+            state.check(record, now_ms)
+            ts = record["occurred_at"]
+            day = ts // DAY_MS
+            frontier = max(self.lineage.frontier_day, day_of(now_ms - self._horizon_ms))
+            if day < frontier:
+                raise TooOld(f"occurred_at is older than the deduplication horizon "
+                             f"({self._horizon_ms // 3_600_000} h, whole days, before this worker's clock)",
+                             "occurred_at")
+            digest = id_digest(record["bank_code"], record["event_id"])
+            if self.dedupe.seen(digest):
+                outcome = DUPLICATE
+            else:
+                self.dedupe.add(digest, day)
+                outcome = state.apply(record, offset, now_ms)
+                if self.observe is not None:
+                    self.observe(max(0.0, now - ts / 1000))
+            state.outcomes[outcome] += 1
+        except EventError as exc:
+            state.outcomes[REJECTED] += 1
+            state.deadletters[exc.code] += 1
+            self.outbox.add(exc, key, value, self.signal.topic, self.partition, offset)
+        state.offset = offset
+        ck = self.checkpoint
+        ck.since += 1
+        return ck.due(now) or self.outbox.full
+
+    async def save(self, now: float | None = None) -> None:
+        """Write a checkpoint (after the previous one's dead letters are acknowledged), then send its own."""
+        async with self._saving:
+            if self.checkpoint.since == 0:
+                return  # saved by the other caller meanwhile
+            await self.outbox.delivered()
+            letters = self.outbox.take()
+            self.signal.store.save(self.kv, self.state, self.lineage, self.dedupe, letters)
+            self.checkpoint.done(self.clock() if now is None else now)
+            await self.outbox.send(letters)
+
+    async def save_if_idle(self, now: float) -> None:
+        """Checkpoint what an idle partition holds once its interval has passed (the timer's job)."""
+        if self.checkpoint.since and now - self.checkpoint.last_saved >= self.checkpoint.interval:
+            await self.save(now)
+
+    async def process(self, offset: int, key: bytes | None, value: bytes | None) -> None:
+        """``handle`` + ``save`` when due: the one-message-at-a-time source."""
+        now = self.clock()
+        if self.handle(offset, key, value, now):
+            await self.save(now)
+
+
+def _tombstone() -> EventError:
+    return MalformedEvent("the message has no value (a tombstone)", None)
+
+
+async def open_partition(signal: Signal, partition: int, dedupe: DedupeStore, outbox: Outbox,
+                         every: int, interval: float, flush: Callable[[], Any],
+                         clock: Callable[[], float] = time.time,
+                         observe: Callable[[float], None] | None = None) -> PartitionProcessor:
+    """Restore a partition, open a new epoch and make it durable before anything else is written."""
+    kv = signal.kv_for(partition)
+    started = time.perf_counter()
+    state, lineage = signal.store.restore(kv, lambda: signal.make_state(partition, kv), dedupe)
+    signal.store.start_epoch(kv, state, lineage, dedupe)
+    await outbox.send(lineage.outbox)  # the restored checkpoint's letters may never have left
+    await flush()
+    log.info("%s/%d restored at offset %d, epoch %d, in %.2f s", signal.topic, partition, state.offset,
+             lineage.epoch, time.perf_counter() - started)
+    return PartitionProcessor(signal, partition, state, lineage, kv, dedupe, outbox,
+                              Checkpoint(every, interval, clock()), clock, observe)

@@ -14,7 +14,6 @@ import io
 import json
 from collections.abc import Callable, Iterable
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -67,16 +66,29 @@ def _plain(schema: Any) -> Any:
     return schema
 
 
+def _schema_dir() -> Path:
+    """The directory of the shipped ``.avsc`` files.
+
+    The repository keeps them once, in ``schemas/`` at its root. An installed package carries
+    them as ``streams/schemas/`` (pyproject.toml maps them there); a source checkout, which the
+    tests and an editable install import ``streams`` from, has no such directory and uses the
+    root's ``schemas/`` next to the package.
+    """
+    package = Path(__file__).resolve().parent
+    for candidate in (package / "schemas", package.parent / "schemas"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"no schemas/ in {package} nor next to it: the package was built without its schemas")
+
+
 def schema_files() -> list[Path]:
     """The shipped ``.avsc`` files."""
-    root = resources.files("streams").joinpath("schemas")
-    return sorted(Path(str(root)).glob("*.avsc"))
+    return sorted(_schema_dir().glob("*.avsc"))
 
 
 def load_schema(name: str) -> dict[str, Any]:
     """The shipped schema for record ``name`` (e.g. ``PaymentEvent``), as JSON."""
-    text = resources.files("streams").joinpath(f"schemas/{name}.avsc").read_text(encoding="utf-8")
-    return json.loads(text)
+    return json.loads((_schema_dir() / f"{name}.avsc").read_text(encoding="utf-8"))
 
 
 class AvroCodec:

@@ -1,8 +1,9 @@
 """0. digindex's own per-event code without Faust or a broker: what each step costs, in-process.
 
-The worker's agent body (``streams/payments/agents.py``) step by step on simulated events:
-Avro decode, domain checks, the state update (dedupe, windows, counters), the delay
-histogram, and all of it with checkpoints every 2,000 events into a dict. Also one
+The worker's per-event path step by step on simulated events: Avro decode, domain checks,
+the state update (windows, counters), the delay histogram, and all of it through the shared
+``PartitionProcessor`` (dedupe store on disk, checkpoints every 2,000 events or second into a
+local RocksDB, as ``bench.localstate`` sets it up). Also one
 ``/metrics`` render over a state holding every district and bank. This is the part of the
 per-event cost digindex controls; compare it with the Faust per-event cost from the profile.
 
@@ -12,9 +13,12 @@ per-event cost digindex controls; compare it with the Faust per-event cost from 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import generate_latest
@@ -22,14 +26,30 @@ from prometheus_client import generate_latest
 from streams.avro_codec import codec_for
 from streams.config import Settings
 from streams.metrics import build_registry
-from streams.payments.checkpoint import CheckpointMeta, PaymentCheckpointer
+from streams.payments.state import PaymentPartitionState
 from streams.runtime import Runtime
 from streams.simulator.generator import Simulator
 from streams.validation import check_event
 
 from .common import print_table, write_result
+from .localstate import Clock, close, local_processor
 
 __all__ = ["run"]
+
+
+class _Owned:
+    """What the collector reads of a runner: owned partitions' states (no restore needed here)."""
+
+    def __init__(self, states: dict[int, Any]) -> None:
+        self.processors = {p: _Proc(st) for p, st in states.items()}
+        self.signal = type("S", (), {"topic": "payments"})()
+        self.restore_seconds: dict[int, float] = {}
+
+
+class _Proc:
+    def __init__(self, state: Any) -> None:
+        self.state = state
+        self.checkpoint = type("C", (), {"saved": 0})()
 
 
 def _best(fn: Callable[[], Any], repeat: int = 3) -> float:
@@ -56,29 +76,30 @@ def run(profile: Any = None, events: int | None = None) -> dict[str, Any]:
     observe = delay.labels(topic="payments").observe
     decode = codec.decode
 
+    s = rt.settings
+
     def applying() -> None:
-        state = rt.new_payment_state(0)
+        state = PaymentPartitionState(0, rt.registry, s.windows, s.max_future_skew)
         for i, r in enumerate(decoded):
             state.apply(r, i, now)
 
+    holder: dict[str, Any] = {}
+
     def agent_body() -> None:
-        state, meta, table = rt.new_payment_state(0), CheckpointMeta(), {}
-        checkpointer = PaymentCheckpointer(table, "payments")
-        for i, v in enumerate(values):
-            t = time.time()
-            r = decode(v)
-            state.apply(r, i, int(t * 1000))
-            observe(max(0.0, t - r["occurred_at"] / 1000))
-            mono = time.monotonic()
-            if state.applied_since_checkpoint >= 2000 or mono - meta.last_saved >= 1.0:
-                checkpointer.save(state, meta)
-                meta.last_saved = mono
-        rt.payments = {0: (state, meta)}  # a full state for the /metrics render below
+        with tempfile.TemporaryDirectory() as tmp:
+            proc, kv = local_processor(Path(tmp), Clock(time.time()))
+            proc.clock = time.time
+            proc.observe = observe
+            for i, v in enumerate(values):
+                if proc.handle(i, None, v, time.time()):
+                    asyncio.run(proc.save())
+            holder["state"] = proc.state  # a full state for the /metrics render below
+            close(proc, kv)
 
     steps = [
         ("Avro decode (AvroCodec.decode)", lambda: [decode(v) for v in values]),
         ("domain checks (check_event)", lambda: [check_event(r, rt.registry, now, 300_000) for r in decoded]),
-        ("state update (PaymentPartitionState.apply, checks included)", applying),
+        ("state update (PaymentPartitionState.apply: windows, counters)", applying),
         ("delay histogram (Histogram.observe)", lambda: [observe(0.1) for _ in range(events)]),
         ("agent body: all of the above + clock + checkpoints", agent_body),
     ]
@@ -87,6 +108,7 @@ def run(profile: Any = None, events: int | None = None) -> dict[str, Any]:
         us = _best(fn) / events * 1e6
         out[name] = us
         rows.append((name, us))
+    rt.runners["payments"] = _Owned({0: holder["state"]})  # type: ignore[assignment]
     scrape = statistics.median(_best(lambda: generate_latest(registry), 1) for _ in range(5))
     series = sum(1 for line in generate_latest(registry).decode().splitlines() if line and line[0] != "#")
     rows.append((f"one /metrics render ({series:,} series), ms", scrape * 1000))

@@ -25,7 +25,7 @@ if __package__ in (None, ""):  # run as a script: bench/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     __package__ = "bench"
 
-from bench import latency, micro, publisher, scaleout, seeding, throughput
+from bench import latency, micro, publisher, restart, scaleout, seeding, throughput
 from bench.common import FULL, QUICK, RESULTS, Bar, Profile, write_result
 
 SECTIONS = {
@@ -35,6 +35,7 @@ SECTIONS = {
     "seeding": seeding.run,
     "scaleout": scaleout.run,
     "publisher": publisher.run,
+    "restart": restart.run,
 }
 
 #: CI: the quick sizes trimmed so the whole run stays well under 2 minutes on a busy 2-core runner.
@@ -93,6 +94,15 @@ def markdown(results: dict[str, dict[str, Any]], bars: list[Bar], command: str, 
         lines.append(f"| Publisher ({pb['records']:,} JSON Lines records, in-process) "
                      f"| {pb['median_publisher']:,.0f} records/s | kafka-python pre-encoded "
                      f"{pb['median_raw']:,.0f}/s | **{pb['ratio']:.2f}x** (bar ≥ 0.5x) |")
+    rs = results.get("restart")
+    if rs:
+        for x in rs["results"]:
+            same, new = x["same_node"], x["new_node"]
+            lines.append(f"| Restart, 8 partitions after {x['hours']:g} h at {x['rate']} ev/s each "
+                         f"({x['ids'] * 8:,} ids, changelog {x['changelog_bytes'] * 8 / 2**20:,.0f} MB) "
+                         f"| same node **{same['seconds']:.1f} s, peak RSS {same['peak_rss_bytes'] / 2**20:,.0f} MB**"
+                         f" | new node (dedupe rebuilt) {new['seconds']:.1f} s, "
+                         f"{new['peak_rss_bytes'] / 2**20:,.0f} MB | |")
     lines += ["", "Bars:", ""] + [f"- {b.line()}" for b in bars]
     return "\n".join(lines) + "\n"
 

@@ -1,0 +1,198 @@
+"""Restart after months of uptime: restore time and memory against the state's size (issue 7).
+
+The state layer is driven with a synthetic clock at R events/s per partition, a checkpoint
+per (synthetic) second as the worker's defaults make it, for the equivalent of 1 h, 12 h and
+48 h. Windows and counters get ``real`` decoded events through the processor each second;
+the rest of the R ids per second go straight into the dedupe store's pending set (they cost
+the same on disk and in the changelog, and only ids grow with uptime). The directories are
+copied (SST files hard-linked) to make a worker owning 8 partitions, then a fresh process
+restores all 8 and reports wall time and peak RSS:
+
+- *same node* (SIGKILL, data dir intact): table and dedupe stores as left;
+- *new node*: the dedupe stores deleted, rebuilt from the id blocks (the Faust changelog replay
+  that fills the table on a real new node is not part of this figure: on tansu it reads
+  ``changelog bytes`` at the broker's fetch rate).
+
+``changelog bytes`` is what a compacted changelog keeps (live keys + values); ``written`` what
+the checkpoints wrote in all (an uncompacted log). Live keys outside the id blocks stay bounded.
+
+    .venv/bin/python -m bench.restart [--quick] [--rates 10,200] [--hours 1,12,48]
+    .venv/bin/python -m bench.restart --restore DIR [--new-node]      # one measurement (internal)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from streams.avro_codec import codec_for
+from streams.simulator.generator import Simulator
+
+from .common import Bar, print_table, write_result
+from .localstate import Clock, close, local_processor
+
+__all__ = ["run"]
+
+PARTITIONS = 8
+REAL_PER_SECOND = 5
+T_START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+
+
+def _peak_rss() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def build(directory: Path, rate: int, marks_h: list[float]) -> dict[float, dict[str, Any]]:
+    """Drive one partition for ``max(marks_h)`` hours; copy its directory at each mark."""
+    clock = Clock(T_START)
+    proc, kv = local_processor(directory / "live", clock)
+    sim = Simulator(7, accounts=0)
+    codec = codec_for("PaymentEvent")
+    real = min(rate, REAL_PER_SECOND)
+    offset, out = 0, {}
+    seconds = 0
+    for mark in sorted(marks_h):
+        while seconds < mark * 3600:
+            now_ms = int(clock.now * 1000)
+            for _ in range(real):
+                proc.handle(offset, None, codec.encode(sim.payment(now_ms)), clock.now)
+                offset += 1
+            day = now_ms // 86_400_000
+            blob = os.urandom(16 * (rate - real))
+            for i in range(0, len(blob), 16):
+                proc.dedupe.add(blob[i:i + 16], day)
+            proc.checkpoint.since += rate - real
+            proc.state.offset = offset = offset + rate - real
+            _save(proc)
+            seconds += 1
+            clock.now += 1.0
+        live = sum(1 for _ in kv.scan_keys(b""))
+        blocks = sum(1 for _ in kv.scan_keys(b"I/"))
+        stats = {"hours": mark, "rate": rate, "live_keys": live, "id_blocks": blocks, "other_keys": live - blocks,
+                 "changelog_bytes": kv.live_bytes(), "written_bytes": kv.written_bytes(),
+                 "checkpoints": proc.checkpoint.saved, "ids": rate * seconds}
+        close(proc, kv)
+        snap = directory / f"h{mark:g}"
+        shutil.copytree(directory / "live", snap)
+        out[mark] = stats
+        proc, kv = local_processor(directory / "live", clock)
+    close(proc, kv)
+    return out
+
+
+def _save(proc: Any) -> None:
+    import asyncio
+
+    asyncio.run(proc.save())
+
+
+def _link_copy(src: Path, dst: Path) -> None:
+    """A RocksDB directory copy that hard-links the (immutable) SST files."""
+    def copy(s: str, d: str) -> None:
+        if s.endswith(".sst"):
+            os.link(s, d)
+        else:
+            shutil.copy2(s, d)
+    shutil.copytree(src, dst, copy_function=copy)
+
+
+def measure(snapshot: Path, new_node: bool) -> dict[str, Any]:
+    """Restore 8 copies of ``snapshot`` in a fresh process: seconds and peak RSS."""
+    work = Path(tempfile.mkdtemp(prefix="restore-", dir=snapshot.parent))
+    try:
+        for p in range(PARTITIONS):
+            _link_copy(snapshot, work / f"p{p}")
+            if new_node:
+                shutil.rmtree(work / f"p{p}" / "dedupe")
+        cmd = [sys.executable, "-m", "bench.restart", "--restore", str(work)]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=Path(__file__).parent.parent)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def restore_all(work: Path) -> dict[str, Any]:
+    """(In the child.) Restore every partition directory under ``work``, as one worker would."""
+    base = _peak_rss()
+    started = time.perf_counter()
+    clock = Clock(T_START + 49 * 3600)
+    procs = [local_processor(d, clock) for d in sorted(work.iterdir())]
+    seconds = time.perf_counter() - started
+    assert all(p.state.offset > 0 for p, _ in procs)
+    return {"seconds": seconds, "peak_rss_bytes": _peak_rss(), "baseline_rss_bytes": base}
+
+
+def run(profile: Any = None, rates: list[int] | None = None, hours: list[float] | None = None) -> dict[str, Any]:
+    quick = profile is not None and profile.name != "full"
+    rates = rates or [10, 200]
+    hours = hours or ([1, 12, 48] if not quick else ([0.25, 1] if profile.name == "ci" else [1, 4]))
+    print(f"== restart: 8 partitions after {hours} h at {rates} events/s per partition ==", flush=True)
+    rows, results = [], []
+    root = Path(tempfile.mkdtemp(prefix="bench-restart-"))
+    try:
+        for rate in rates:
+            built = build(root / f"r{rate}", rate, hours)
+            for mark, stats in built.items():
+                same = measure(root / f"r{rate}" / f"h{mark:g}", new_node=False)
+                new = measure(root / f"r{rate}" / f"h{mark:g}", new_node=True)
+                r = {**stats, "same_node": same, "new_node": new}
+                results.append(r)
+                rows.append((f"{mark:g} h", rate, stats["ids"] * PARTITIONS, stats["other_keys"],
+                             f"{stats['changelog_bytes'] * PARTITIONS / 2**20:,.1f} MB",
+                             f"{stats['written_bytes'] * PARTITIONS / 2**20:,.1f} MB",
+                             f"{same['seconds']:.2f} s", f"{same['peak_rss_bytes'] / 2**20:,.0f} MB",
+                             f"{new['seconds']:.2f} s", f"{new['peak_rss_bytes'] / 2**20:,.0f} MB"))
+            shutil.rmtree(root / f"r{rate}", ignore_errors=True)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    table = print_table("restore of a worker owning 8 partitions (synthetic time, checkpoint per second)",
+                        ["uptime", "ev/s/part", "ids", "keys/part (not ids)", "changelog", "written",
+                         "same node", "peak RSS", "new node", "peak RSS"], rows)
+    bars = []
+    for rate in rates:
+        rs = [r for r in results if r["rate"] == rate]
+        first, last = rs[0], rs[-1]
+        bars.append(Bar(f"restart {rate} ev/s, same node after {last['hours']:g} h: seconds",
+                        last["same_node"]["seconds"], 30, higher_is_better=False, unit=" s"))
+        bars.append(Bar(f"restart {rate} ev/s, same node after {last['hours']:g} h: peak RSS",
+                        last["same_node"]["peak_rss_bytes"] / 2**20, 1024, higher_is_better=False, unit=" MB"))
+        bars.append(Bar(f"restart {rate} ev/s, {last['hours']:g} h / {first['hours']:g} h restore time",
+                        last["same_node"]["seconds"] / max(first["same_node"]["seconds"], 1e-3), 1.5,
+                        higher_is_better=False))
+        bars.append(Bar(f"restart {rate} ev/s, new node after {last['hours']:g} h (dedupe rebuilt): seconds",
+                        last["new_node"]["seconds"], 300, higher_is_better=False, unit=" s"))
+    return {"results": results, "table": table, "bars": [b.as_dict() for b in bars], "_bars": bars}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--rates", help="events/s per partition, e.g. 10,200")
+    p.add_argument("--hours", help="uptime equivalents, e.g. 1,12,48")
+    p.add_argument("--restore", type=Path, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.restore:
+        print(json.dumps(restore_all(args.restore)))
+        return
+    from .common import FULL, QUICK
+
+    out = run(QUICK if args.quick else FULL,
+              [int(x) for x in args.rates.split(",")] if args.rates else None,
+              [float(x) for x in args.hours.split(",")] if args.hours else None)
+    out.pop("_bars")
+    print(f"wrote {write_result('restart', out)}")
+
+
+if __name__ == "__main__":
+    main()

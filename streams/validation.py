@@ -9,10 +9,10 @@ import re
 from typing import Any
 
 from .aadhaar import contains_aadhaar_like
-from .errors import AadhaarLikeValue, InvalidBankCode, OutOfRange
+from .errors import AadhaarLikeValue, InvalidBankCode, OutOfRange, TooOld
 from .registry import DistrictRegistry
 
-__all__ = ["BANK_CODE", "ENUM_FIELDS", "check_event"]
+__all__ = ["BANK_CODE", "ENUM_FIELDS", "check_event", "check_horizon"]
 
 #: A bank or utility code: the 4-letter IFSC bank prefix (utilities get one assigned likewise).
 BANK_CODE = re.compile(r"[A-Z]{4}")
@@ -41,3 +41,15 @@ def check_event(record: dict[str, Any], registry: DistrictRegistry, now_ms: int,
     amount = record.get("amount_paise")
     if amount is not None and amount < 0:
         raise OutOfRange(f"amount_paise is negative ({amount})", "amount_paise")
+
+
+def check_horizon(record: dict[str, Any], oldest_ms: int) -> None:
+    """Refuse (``too_old``) an event older than the deduplication horizon: the publisher's check.
+
+    The worker keeps whole UTC days of ids and refuses a day once it is wholly past the horizon
+    (``streams.processor.loop``); refusing at the horizon itself keeps the publisher the stricter.
+    """
+    if record["occurred_at"] < oldest_ms:
+        raise TooOld(f"occurred_at is older than the deduplication horizon "
+                     f"({(oldest_ms - record['occurred_at']) / 86_400_000:.1f} days past it): "
+                     "the worker cannot deduplicate it and would refuse it", "occurred_at")

@@ -28,7 +28,7 @@ from ..errors import EventError, MalformedEvent
 from ..producer import make_producer
 from ..registry import default_registry
 from ..topics import ensure_topics
-from ..validation import check_event
+from ..validation import check_event, check_horizon
 from .checkpoint import Checkpoint, CheckpointMismatch, InputIdentity
 from .job import KINDS, Job, Outcome
 from .reader import InputError, Item, lines_in, read_csv, read_csv_header, read_jsonl
@@ -149,6 +149,7 @@ class _Publication:
         topic = self.out.topic
         registry = default_registry()
         max_future_ms = int(settings.max_future_skew * 1000)
+        horizon_ms = int(settings.dedupe_horizon * 1000)
         router = DistrictRouter(self.producer, topic)
         routes, route = router.cache, router.route
         monotonic = time.monotonic
@@ -163,6 +164,7 @@ class _Publication:
                 try:
                     record = build(obj)
                     check_event(record, registry, now_ms, max_future_ms)
+                    check_horizon(record, now_ms - horizon_ms)
                     value = encode(record)
                 except EventError as e:
                     reject(line, e, raw)

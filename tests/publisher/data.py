@@ -6,6 +6,7 @@ import csv
 import json
 import os
 import time
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,11 @@ from streams.config import Settings
 
 #: 2021-03-31T10:15:00+05:30, the Almora pilot's target date, in epoch milliseconds.
 T0 = 1_617_165_900_000
+#: What the factories stamp: a minute boundary a day ago (well within the dedupe horizon, so the
+#: publisher sends it), and the same instant written as a bank would in IST and in UTC.
+RECENT = (int(time.time()) // 60 - 24 * 60) * 60_000
+RECENT_IST = datetime.fromtimestamp(RECENT / 1000, timezone(timedelta(hours=5, minutes=30))).isoformat()
+RECENT_UTC = datetime.fromtimestamp(RECENT / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 PAYMENT_FIELDS = ["event_id", "occurred_at", "district_lgd", "bank_code", "branch_ifsc", "channel",
                   "amount_paise", "status", "purpose"]
 
@@ -23,7 +29,7 @@ PAYMENT_FIELDS = ["event_id", "occurred_at", "district_lgd", "bank_code", "branc
 def payment(i: int, **over: Any) -> dict[str, Any]:
     """A valid payment record as a bank would write it (no bank_code: --bank fills it in)."""
     rec: dict[str, Any] = {
-        "event_id": f"TXN-{i:07d}", "occurred_at": T0 + i * 1000, "district_lgd": 45 + i % 13,
+        "event_id": f"TXN-{i:07d}", "occurred_at": RECENT + i * 1000, "district_lgd": 45 + i % 13,
         "branch_ifsc": f"SBIN0{i % 500:06d}" if i % 2 else None, "channel": ["UPI", "CASH", "AEPS"][i % 3],
         "amount_paise": 100 + i, "status": "SUCCESS", "purpose": "P2M",
     }
@@ -32,7 +38,7 @@ def payment(i: int, **over: Any) -> dict[str, Any]:
 
 
 def seeding(i: int, **over: Any) -> dict[str, Any]:
-    rec: dict[str, Any] = {"event_id": f"SEED-{i:07d}", "occurred_at": T0 + i, "district_lgd": 45 + i % 13,
+    rec: dict[str, Any] = {"event_id": f"SEED-{i:07d}", "occurred_at": RECENT + i, "district_lgd": 45 + i % 13,
                            "account_ref": f"ACC-{i:06d}", "status": "SEEDED" if i % 4 else "NOT_SEEDED"}
     rec.update(over)
     return rec

@@ -23,7 +23,7 @@ from streams.publisher.routing import default_partition
 from streams.publisher.run import Job
 from streams.publisher.run import publish as publish_job
 
-from .data import T0, consume, env_for, payment, seeding, write_csv, write_jsonl
+from .data import RECENT, RECENT_IST, RECENT_UTC, consume, env_for, payment, seeding, write_csv, write_jsonl
 
 pytestmark = pytest.mark.integration
 
@@ -52,7 +52,7 @@ def test_jsonl_lands_keyed_by_district(settings: Settings, tmp_path: Path,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     objs = [payment(i) for i in range(300)]
     for i in range(0, 300, 2):
-        objs[i]["occurred_at"] = "2021-03-31T10:15:00.250+05:30"
+        objs[i]["occurred_at"] = RECENT_IST
     for i in range(0, 300, 3):
         objs[i]["bank_code"] = "SBIN"
     src = write_jsonl(tmp_path / "sbin.jsonl", objs)
@@ -106,6 +106,8 @@ BAD_PAYMENTS: list[tuple[Any, str, str | None]] = [
     (payment(1006, bank_code="HDFC"), "bank_mismatch", "bank_code"),
     ('{"event_id": "TXN-1007", "occurred_at": 2345 6789 0123,', "malformed", None),
     (payment(1008, occurred_at="2021-03-31T10:15:00"), "malformed", "occurred_at"),
+    # older than the dedupe horizon (7 days): the worker could not deduplicate it
+    (payment(1009, occurred_at=int(time.time() * 1000) - 8 * 86_400_000), "too_old", "occurred_at"),
 ]
 
 
@@ -135,7 +137,7 @@ def test_bad_records_are_rejected_and_the_rest_sent(settings: Settings, tmp_path
 
     code, out, _ = publish(settings, capsys, str(src), "--kind", "payments", "--bank", "SBIN",
                            "--rejects", str(rejects))
-    assert code == 2 and "sent=0 rejected=0 (+8 in earlier runs) skipped=40" in out
+    assert code == 2 and "sent=0 rejected=0 (+9 in earlier runs) skipped=40" in out
     assert len(rejects.read_text().splitlines()) == len(BAD_PAYMENTS)
 
 
@@ -193,11 +195,11 @@ def test_failures_exit_1(settings: Settings, tmp_path: Path, capsys: pytest.Capt
 
 
 def test_occurred_at_forms_agree(settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    forms = [T0, str(T0), "2021-03-31T10:15:00+05:30", "2021-03-31T04:45:00Z"]
+    forms = [RECENT, str(RECENT), RECENT_IST, RECENT_UTC]
     src = write_jsonl(tmp_path / "t.ndjson", [payment(i, occurred_at=f) for i, f in enumerate(forms)])
     code, _, _ = publish(settings, capsys, str(src), "--kind", "payments", "--bank", "SBIN")
     assert code == 0
-    assert {v["occurred_at"] for _, _, v in consume(settings, settings.payments_topic, 4)} == {T0}
+    assert {v["occurred_at"] for _, _, v in consume(settings, settings.payments_topic, 4)} == {RECENT}
 
 
 def test_csv_resume_after_a_clean_stop(settings: Settings, tmp_path: Path) -> None:

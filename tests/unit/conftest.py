@@ -9,15 +9,14 @@ import pytest
 from streams.payments.state import PaymentPartitionState
 from streams.registry import DistrictRegistry
 
-from .factories import HORIZON_S, SKEW_S, WINDOWS
+from .factories import SKEW_S, WINDOWS
 
 
 @pytest.fixture
 def make_state(registry: DistrictRegistry) -> Callable[..., PaymentPartitionState]:
-    """``make_state(partition=0, horizon_s=48 h)`` -> a fresh ``PaymentPartitionState``."""
+    """``make_state(partition=0, windows=(1 h, 24 h))`` -> a fresh ``PaymentPartitionState``."""
 
-    def make(partition: int = 0, horizon_s: float = HORIZON_S, windows: tuple[float, ...] = WINDOWS
-             ) -> PaymentPartitionState:
-        return PaymentPartitionState(partition, registry, windows, horizon_s, SKEW_S)
+    def make(partition: int = 0, windows: tuple[float, ...] = WINDOWS) -> PaymentPartitionState:
+        return PaymentPartitionState(partition, registry, windows, SKEW_S)
 
     return make

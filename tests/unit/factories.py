@@ -11,7 +11,6 @@ MINUTE_MS = 60_000
 #: A fixed event time on a minute boundary (2024-01-01T00:00:00Z), so bucket arithmetic is exact.
 T0 = 1_704_067_200_000
 WINDOWS = (3600.0, 86400.0)
-HORIZON_S = 48 * 3600.0
 SKEW_S = 300.0
 
 

@@ -28,7 +28,20 @@ def custom() -> Settings:
 def test_defaults_from_empty_env() -> None:
     assert Settings.from_env({}) == Settings()
     assert Settings().windows == (3600.0, 86400.0)
-    assert Settings().dedupe_horizon == 48 * 3600.0
+    assert Settings().dedupe_horizon == 7 * 86400.0
+
+
+@pytest.mark.parametrize("horizon", [3599.0, 35 * 86400.0 + 1])
+def test_dedupe_horizon_is_between_an_hour_and_35_days(horizon: float) -> None:
+    with pytest.raises(ValueError, match="dedupe_horizon"):
+        Settings(dedupe_horizon=horizon, windows=(600.0,))
+    assert Settings(dedupe_horizon=35 * 86400.0).dedupe_horizon == 35 * 86400.0
+    assert Settings(dedupe_horizon=3600.0, windows=(600.0, 3600.0)).dedupe_horizon == 3600.0
+
+
+def test_dedupe_horizon_covers_the_longest_window() -> None:
+    with pytest.raises(ValueError, match="longest window"):
+        Settings(dedupe_horizon=12 * 3600.0)  # the 24 h window's events could not all be deduplicated
 
 
 @pytest.mark.parametrize("settings", [Settings(), custom()], ids=["defaults", "custom"])

@@ -1,16 +1,20 @@
-"""PaymentPartitionState.apply: outcomes, domain checks, windows, per-bank windows and totals."""
+"""PaymentPartitionState: domain checks, apply (accepted / late), windows, per-bank windows and totals.
+
+Deduplication, the horizon and the outcome counters are the processor's (``test_processor_loop``).
+"""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from streams.errors import AadhaarLikeValue, EventError, OutOfRange, TooOld, UnknownDistrict
+from streams.errors import AadhaarLikeValue, EventError, InvalidBankCode, OutOfRange, UnknownDistrict
 from streams.payments.rolling import count, value
-from streams.payments.state import ACCEPTED, DUPLICATE, LATE, PaymentPartitionState
+from streams.payments.state import ACCEPTED, LATE, PaymentPartitionState
 
 from .factories import HOUR_MS, MINUTE_MS, T0, aadhaar_like, payment
 
@@ -22,55 +26,23 @@ def apply_all(state: PaymentPartitionState, records: list[dict[str, Any]], first
     return [state.apply(r, first_offset + i, NOW) for i, r in enumerate(records)]
 
 
-def test_outcomes_accepted_duplicate_late(make_state: MakeState) -> None:
+def test_outcomes_accepted_and_late(make_state: MakeState) -> None:
     s = make_state()
     assert s.apply(payment("a", T0), 0, NOW) == ACCEPTED
-    assert s.apply(payment("a", T0, amount=999), 1, NOW) == DUPLICATE  # same (bank, id), other content
-    assert s.apply(payment("a", T0, bank="PUNB"), 2, NOW) == ACCEPTED  # the key is (bank, id)
-    assert s.apply(payment("old", T0 - 24 * HOUR_MS), 3, NOW) == LATE
-    assert s.apply(payment("old", T0 - 24 * HOUR_MS), 4, NOW) == DUPLICATE  # a late id is remembered too
-    assert s.apply(payment("edge", T0 - 24 * HOUR_MS + MINUTE_MS), 5, NOW) == ACCEPTED
-    assert s.outcomes == Counter({ACCEPTED: 3, DUPLICATE: 2, LATE: 1})
-    assert s.offset == 5
-    assert s.watermark_ms == T0
+    assert s.apply(payment("a", T0, bank="PUNB"), 1, NOW) == ACCEPTED
+    assert s.apply(payment("old", T0 - 24 * HOUR_MS), 2, NOW) == LATE
+    assert s.apply(payment("edge", T0 - 24 * HOUR_MS + MINUTE_MS), 3, NOW) == ACCEPTED
+    assert s.outcomes == Counter(), "the processor counts outcomes, not the state"
 
 
-def test_duplicate_changes_nothing(make_state: MakeState) -> None:
+def test_check_is_the_domain_rules_and_changes_nothing(make_state: MakeState) -> None:
     s = make_state()
-    s.apply(payment("a"), 0, NOW)
-    before = (s.counters(), s.all_buckets())
-    s.apply(payment("a", status="TECHNICAL_DECLINE", amount=5), 1, NOW)
-    after = (s.counters(), s.all_buckets())
-    assert after[1] == before[1]
-    assert after[0]["districts"] == before[0]["districts"]
-    assert after[0]["offset"] == 1
-
-
-def test_too_old_beyond_dedupe_horizon(make_state: MakeState) -> None:
-    s = make_state(horizon_s=48 * 3600)
-    s.apply(payment("new", T0), 0, NOW)
-    with pytest.raises(TooOld) as exc:
-        s.apply(payment("ancient", T0 - 48 * HOUR_MS - 1), 1, NOW)
-    assert exc.value.code == "too_old" and exc.value.field == "occurred_at"
-    # exactly at the horizon it can still be deduplicated: applied (late for the windows)
-    assert s.apply(payment("boundary", T0 - 48 * HOUR_MS), 2, NOW) == LATE
-    # the horizon follows the partition's watermark, whichever district set it
-    s.apply(payment("other-district", T0 + 10 * HOUR_MS, lgd=49), 3, NOW + 10 * HOUR_MS)
-    with pytest.raises(TooOld):
-        s.apply(payment("x", T0 - 38 * HOUR_MS - 1, lgd=46), 4, NOW + 10 * HOUR_MS)
-    assert s.outcomes == Counter({ACCEPTED: 2, LATE: 1})
-
-
-def test_refused_event_is_not_remembered(make_state: MakeState) -> None:
-    s = make_state()
+    s.check(payment("ok"), NOW)
     with pytest.raises(OutOfRange):
-        s.apply(payment("fix-me", amount=-1), 0, NOW)
-    assert s.offset == 0
-    assert s.outcomes == Counter() and s.districts == {} and len(s.dedupe) == 0
-    assert s.apply(payment("fix-me", amount=1), 1, NOW) == ACCEPTED  # the corrected event is not a duplicate
-    s.reject("out_of_range", 2)
-    assert s.offset == 2
-    assert s.outcomes["rejected"] == 1 and s.deadletters == Counter({"out_of_range": 1})
+        s.check(payment("fix-me", amount=-1), NOW)
+    with pytest.raises(InvalidBankCode):
+        s.check(payment(bank="SBI1"), NOW)
+    assert s.offset == -1 and s.outcomes == Counter() and s.districts == {} and s.dirty == set()
 
 
 @pytest.mark.parametrize(("record", "error", "code", "field"), [
@@ -95,7 +67,7 @@ def test_validation_errors(make_state: MakeState, record: dict[str, Any], error:
                            field: str) -> None:
     s = make_state()
     with pytest.raises(error) as exc:
-        s.apply(record, 7, NOW)
+        s.check(record, NOW)
     assert exc.value.code == code
     assert exc.value.field == field
     assert isinstance(exc.value, EventError)
@@ -104,6 +76,7 @@ def test_validation_errors(make_state: MakeState, record: dict[str, Any], error:
 
 def test_future_skew_boundary_is_accepted(make_state: MakeState) -> None:
     s = make_state()
+    s.check(payment(ts=NOW + 300_000), NOW)
     assert s.apply(payment(ts=NOW + 300_000), 0, NOW) == ACCEPTED
 
 
@@ -111,6 +84,7 @@ def test_future_skew_boundary_is_accepted(make_state: MakeState) -> None:
                                   "1234-5678-9012", "2345678901234", "UPI/98765/43210"])
 def test_non_aadhaar_strings_pass(make_state: MakeState, text: str) -> None:
     s = make_state()
+    s.check(payment(event_id=text, branch_ifsc=text), NOW)
     assert s.apply(payment(event_id=text, branch_ifsc=text), 0, NOW) == ACCEPTED
 
 
@@ -171,8 +145,8 @@ def test_per_bank_windows(make_state: MakeState) -> None:
     ])
     banks = s.districts[45].banks
     assert set(banks) == {"PUNB", "SBIN", "BARB"}
-    for r in banks.values():  # the collector ends every bank's windows at the district's head
-        r.advance_to(s.districts[45].rolling.head)  # type: ignore[arg-type]
+    # every bank's windows end at the district's head: the state moves them, not the collector
+    assert {r.head for r in banks.values()} == {s.districts[45].rolling.head}
     assert count(banks["SBIN"].window(0), "SUCCESS", True) == 1
     assert count(banks["SBIN"].window(0), "SUCCESS", False) == 1
     assert count(banks["PUNB"].window(0), "SUCCESS", True) == 0  # two hours old: out of the hour
@@ -197,12 +171,82 @@ def test_cumulative_totals_include_late_events(make_state: MakeState) -> None:
     assert d.totals == Counter({("UPI", "SUCCESS"): 1, ("NEFT", "SUCCESS"): 1, ("CASH", "BUSINESS_DECLINE"): 1})
     assert d.amounts == [0, 350]
     assert d.last_event_ms == T0
-    assert s.outcomes == Counter({ACCEPTED: 1, LATE: 2})
+    assert s.bank_last_event_ms == {"SBIN": T0}
 
 
-def test_dirty_and_new_ids_track_changes_since_checkpoint(make_state: MakeState) -> None:
+def test_dirty_tracks_the_minutes_changed_since_the_checkpoint(make_state: MakeState) -> None:
     s = make_state()
-    apply_all(s, [payment("a", T0), payment("b", T0 + 1000), payment("a", T0), payment("c", T0 + MINUTE_MS, lgd=50)])
-    assert s.dirty == {(45, T0 // MINUTE_MS), (50, T0 // MINUTE_MS + 1)}
-    assert [k.split("\x1f")[1] for k, _ in s.new_ids] == ["a", "b", "c"]
-    assert s.applied_since_checkpoint == 4
+    apply_all(s, [payment("a", T0), payment("b", T0 + 1000), payment("c", T0 + MINUTE_MS, lgd=50),
+                  payment("late", T0 - 30 * HOUR_MS)])
+    assert s.dirty == {(45, T0 // MINUTE_MS), (50, T0 // MINUTE_MS + 1)}, "a late event touches no minute"
+    delta = s.delta()
+    assert sorted(delta["buckets"]) == ["45", "50"]
+    assert delta["counters"]["districts"]["45"]["totals"] == [["UPI", "SUCCESS", 3]]
+    s.checkpointed()
+    assert s.dirty == set() and s.delta()["buckets"] == {}
+
+
+def test_windows_never_end_past_the_workers_clock(make_state: MakeState) -> None:
+    """An event stamped ahead (within the allowed skew) is counted in the current minute."""
+    s = make_state()
+    ahead = NOW + 4 * MINUTE_MS
+    s.check(payment("ahead", ahead), NOW)
+    assert s.apply(payment("ahead", ahead), 0, NOW) == ACCEPTED
+    d = s.districts[45]
+    assert d.rolling.head == NOW // MINUTE_MS, "the windows end at the clock, not at the event"
+    assert d.rolling.buckets.keys() == {NOW // MINUTE_MS}
+    assert d.last_event_ms == ahead and s.bank_last_event_ms == {"SBIN": ahead}, "freshness is the event's"
+    # 58 minutes before T0 is inside the hour ending now (it would not be inside the hour ending at `ahead`)
+    assert s.apply(payment("earlier", T0 - 58 * MINUTE_MS, channel="CASH"), 1, NOW) == ACCEPTED
+    assert count(d.rolling.window(0), "SUCCESS", False) == 1
+    assert count(d.rolling.window(0), "SUCCESS", True) == 1
+    # later, with the clock past the event, a new event moves the head on as usual
+    assert s.apply(payment("next", ahead + MINUTE_MS), 2, ahead + MINUTE_MS) == ACCEPTED
+    assert d.rolling.head == (ahead + MINUTE_MS) // MINUTE_MS
+    assert count(d.rolling.window(0), "SUCCESS", True) == 2
+
+
+def test_bank_windows_advance_with_the_district_head(make_state: MakeState) -> None:
+    """No collector call: a bank that went quiet sees its events leave the windows as the district moves."""
+    s = make_state()
+    apply_all(s, [payment("p", T0 - 2 * HOUR_MS, bank="PUNB"), payment("h", T0 - 61 * MINUTE_MS, bank="HDFC")])
+    d = s.districts[45]
+    assert count(d.banks["PUNB"].window(0), "SUCCESS", True) == 1  # 59 minutes before the district's head
+    assert count(d.banks["HDFC"].window(0), "SUCCESS", True) == 1
+    assert s.apply(payment("s", T0, bank="SBIN"), 2, NOW) == ACCEPTED  # another bank moves the district on
+    assert d.rolling.head == T0 // MINUTE_MS and {r.head for r in d.banks.values()} == {d.rolling.head}
+    assert count(d.banks["HDFC"].window(0), "SUCCESS", True) == 0, "HDFC's hour ends at the district's head"
+    assert count(d.banks["PUNB"].window(0), "SUCCESS", True) == 0
+    assert count(d.banks["HDFC"].window(1), "SUCCESS", True) == 1
+    assert count(d.banks["PUNB"].window(1), "SUCCESS", True) == 1
+    # an older event of a quiet bank lands in its windows as they stand (ending at the district's head)
+    assert s.apply(payment("h2", T0 - 30 * MINUTE_MS, bank="HDFC"), 3, NOW) == ACCEPTED
+    assert count(d.banks["HDFC"].window(0), "SUCCESS", True) == 1
+    # a bank first seen after the head moved starts with windows ending there too
+    assert s.apply(payment("b", T0 - 3 * HOUR_MS, bank="BARB"), 4, NOW) == ACCEPTED
+    assert d.banks["BARB"].head == d.rolling.head
+    assert count(d.banks["BARB"].window(0), "SUCCESS", True) == 0
+    total = [sum(x) for x in zip(*(r.window(1) for r in d.banks.values()), strict=True)]
+    assert total == d.rolling.window(1), "banks add up to the district"
+
+
+def test_snapshot_and_delta_load_round_trip(make_state: MakeState) -> None:
+    s = make_state()
+    apply_all(s, [payment("a", T0 - 2 * HOUR_MS, bank="PUNB"), payment("b", T0 - 10 * MINUTE_MS, lgd=49)])
+    s.offset = 1
+    snap = json.loads(json.dumps(s.snapshot()))
+    s.checkpointed()
+    s.apply(payment("c", T0, channel="CASH"), 2, NOW)
+    s.apply(payment("d", T0 - 30 * HOUR_MS, channel="NEFT"), 3, NOW)  # late: totals only
+    s.offset = 3
+    delta = json.loads(json.dumps(s.delta()))
+    fresh = make_state()
+    fresh.load(snap, [delta])
+    assert fresh.snapshot() == json.loads(json.dumps(s.snapshot()))
+    for lgd, d in s.districts.items():
+        f = fresh.districts[lgd]
+        assert [f.rolling.window(i) for i in range(2)] == [d.rolling.window(i) for i in range(2)]
+        assert {b: [r.window(i) for i in range(2)] for b, r in f.banks.items()} == \
+            {b: [r.window(i) for i in range(2)] for b, r in d.banks.items()}
+        assert {r.head for r in f.banks.values()} == {f.rolling.head}, "restored banks end at the district's head"
+    assert fresh.offset == 3 and fresh.dirty == set()

@@ -1,0 +1,121 @@
+"""DedupeStore: event ids on a local RocksDB, pending until the checkpoint that commits them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from streams.processor.dedupe import DAY_MS, DedupeStore, day_of, id_digest
+
+from .factories import T0
+
+DAY = day_of(T0)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[DedupeStore]:
+    s = DedupeStore(tmp_path / "dedupe" / "payments-0")
+    yield s
+    s.close()
+
+
+def test_digest_is_16_bytes_and_separates_bank_and_id() -> None:
+    assert len(id_digest("SBIN", "e1")) == 16
+    assert id_digest("SBIN", "e1") == id_digest("SBIN", "e1")
+    assert id_digest("SBIN", "e1") != id_digest("PUNB", "e1")
+    assert id_digest("SB", "IN1") != id_digest("SBI", "N1")
+    assert b"SBIN" not in id_digest("SBIN", "e1") and b"e1" not in id_digest("SBIN", "e1")
+
+
+def test_day_of_is_the_utc_day() -> None:
+    assert day_of(T0) == T0 // DAY_MS
+    assert day_of(T0 + DAY_MS - 1) == day_of(T0) and day_of(T0 + DAY_MS) == day_of(T0) + 1
+
+
+def test_seen_add_commit_marker(store: DedupeStore) -> None:
+    a, b = id_digest("SBIN", "a"), id_digest("SBIN", "b")
+    assert store.marker() is None and not store.seen(a)
+    store.add(a, DAY)
+    assert store.seen(a), "a pending id is a duplicate before its checkpoint"
+    assert not store.seen(b)
+    assert store.marker() is None, "nothing is stored before the commit"
+    assert store.seen_many([a, b]) == [False, False], "seen_many reads the store only (pending is the caller's)"
+    store.commit(b"checkpoint-1")
+    assert store.pending == {}
+    assert store.marker() == b"checkpoint-1"
+    assert store.seen(a) and not store.seen(b)
+    assert store.seen_many([a, b]) == [True, False]
+    store.add(b, DAY + 1)
+    store.commit(b"checkpoint-2")
+    assert store.marker() == b"checkpoint-2" and store.seen(b)
+    assert store.seen_many([]) == []
+
+
+def test_frontier_day_hides_expired_days(store: DedupeStore) -> None:
+    old, new = id_digest("SBIN", "old"), id_digest("SBIN", "new")
+    store.load([old], DAY)
+    store.load([new], DAY + 1)
+    assert store.seen(old) and store.seen(new)
+    store.frontier_day = DAY + 1
+    assert not store.seen(old) and store.seen(new)
+    assert store.seen_many([old, new]) == [False, True]
+    store.frontier_day = DAY
+    assert store.seen(old), "hidden, not deleted"
+
+
+def test_load_returns_how_many(store: DedupeStore) -> None:
+    assert store.load([], DAY) == 0
+    assert store.load([id_digest("SBIN", f"e{i}") for i in range(5)], DAY) == 5
+    assert all(store.seen(id_digest("SBIN", f"e{i}")) for i in range(5))
+
+
+def test_forget_deletes_only_entries_of_that_day(store: DedupeStore) -> None:
+    reused, gone, kept = id_digest("SBIN", "reused"), id_digest("SBIN", "gone"), id_digest("SBIN", "kept")
+    store.add(reused, DAY)
+    store.add(gone, DAY)
+    store.add(kept, DAY + 1)
+    store.commit(b"1")
+    store.add(reused, DAY + 2)  # the same (bank, id) seen again on a later day: its entry moves there
+    store.commit(b"2")
+    store.forget([reused, gone, id_digest("SBIN", "never-stored")], DAY)
+    store.forget([], DAY)
+    assert not store.seen(gone), "day DAY's own entry is deleted (not just hidden: frontier is 0)"
+    assert store.seen(reused), "an id re-used on a later day survives the expiry of the earlier day"
+    assert store.seen(kept)
+    store.forget([reused], DAY + 2)
+    assert not store.seen(reused)
+
+
+def test_reset_empties_everything(store: DedupeStore) -> None:
+    a = id_digest("SBIN", "a")
+    store.add(a, DAY)
+    store.commit(b"1")
+    store.add(id_digest("SBIN", "b"), DAY)
+    store.reset()
+    assert store.marker() is None and store.pending == {}
+    assert not store.seen(a) and not store.seen(id_digest("SBIN", "b"))
+    store.add(a, DAY)  # usable after the reset
+    store.commit(b"2")
+    assert store.seen(a) and store.marker() == b"2"
+
+
+def test_survives_close_and_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "dedupe" / "payments-3"
+    s = DedupeStore(path)
+    committed, uncommitted = id_digest("SBIN", "c"), id_digest("SBIN", "u")
+    s.add(committed, DAY)
+    s.commit(b"marker-7")
+    s.add(uncommitted, DAY)
+    s.flush()
+    s.close()
+    assert any(path.iterdir()), "the ids are on disk"
+    again = DedupeStore(path)
+    try:
+        assert again.marker() == b"marker-7"
+        assert again.seen(committed)
+        assert not again.seen(uncommitted), "pending ids die with the process (their checkpoint never happened)"
+        assert len(again) >= 1
+    finally:
+        again.close()

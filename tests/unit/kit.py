@@ -154,16 +154,22 @@ class Owner:
     ``clock`` is the worker's clock (give the signal's store the same one).
     """
 
-    def __init__(self, signal: Signal, dedupe: DedupeStore, clock: Clock, partition: int = 0) -> None:
+    def __init__(self, signal: Signal, dedupe: DedupeStore, clock: Clock, partition: int = 0,
+                 start: bool = True) -> None:
         self.signal = signal
         self.kv = signal.kv_for(partition)
         self.dedupe = dedupe
         self.clock = clock
         state, self.lineage = signal.store.restore(self.kv, lambda: signal.make_state(partition, self.kv), dedupe)
-        signal.store.start_epoch(self.kv, state, self.lineage, dedupe)
+        if start:
+            self.start_epoch(state)
         self.proc = PartitionProcessor(signal, partition, state, self.lineage, self.kv, dedupe,
                                        Outbox(DeadLetterTopic(), "test-worker", CODECS),
                                        Checkpoint(10**9, 10**9, clock()), clock=clock)
+
+    def start_epoch(self, state: Any = None) -> None:
+        """Open the new epoch (``start=False``: the restore is done, its snapshot not yet written)."""
+        self.signal.store.start_epoch(self.kv, self.state if state is None else state, self.lineage, self.dedupe)
 
     @property
     def state(self) -> Any:

@@ -250,9 +250,8 @@ def test_prefixes_keep_signals_apart_in_one_store(registry: DistrictRegistry, tm
 # --- bounded restore -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("seed", range(2))
-def test_restore_reads_at_most_snapshot_every_deltas(registry: DistrictRegistry, tmp_path: Path, seed: int) -> None:
-    rng = random.Random(seed)
+def test_restore_reads_at_most_snapshot_every_deltas(registry: DistrictRegistry, tmp_path: Path) -> None:
+    rng = random.Random(0)
     history: list[dict[str, Any]] = []
     every = 5
     s = Setup(registry, tmp_path, snapshot_every=every, counting=True)
@@ -438,7 +437,7 @@ def test_a_zombie_owner_can_neither_overwrite_nor_be_chained(registry: DistrictR
     # node a wakes up and carries on in its old lineage, interleaved with b
     zombie.feed([payment("z0", now_ms, amount=999_999), b"garbage-z"])
     zombie.save()
-    b.feed([payment("b1", now_ms, lgd=49), payment("b2", now_ms - 2 * HOUR_MS, bank="PUNB")])
+    b.feed([payment("b1", now_ms, lgd=49), payment("b2", now_ms - 2 * HOUR_MS, bank="PUNB"), b"garbage-b2"])
     letters_b = b.save()
     theirs = owner_keys()
     for k in range(1, 5):  # deltas, id blocks and (at its seq 3 and 6) snapshots
@@ -452,7 +451,7 @@ def test_a_zombie_owner_can_neither_overwrite_nor_be_chained(registry: DistrictR
 
     def check(owner: Owner) -> None:
         assert figures(owner.state) == expected
-        assert owner.lineage.outbox == letters_b and len(letters_b) == 0
+        assert owner.lineage.outbox == letters_b and len(letters_b) == 1, "b's last letters, not the zombie's"
         assert not any(seen(owner.dedupe, bank, eid) for bank, eid in zombie_ids)
         assert all(seen(owner.dedupe, "SBIN", eid) for eid in ("a0", "a2", "b0", "b1"))
         assert seen(owner.dedupe, "PUNB", "b2")
@@ -495,6 +494,38 @@ def test_a_zombie_block_written_before_the_takeover_is_not_loaded(registry: Dist
     assert b.lineage.seq == 1
     assert seen(b.dedupe, "SBIN", "a0") and not seen(b.dedupe, "SBIN", "a1")
     assert b"I/%06d/00000001/000000000002" % day_of(T0) in b.lineage.stale
+
+
+@pytest.mark.xfail(strict=True, reason="streams bug: the new epoch is read-then-written, so a worker paused between "
+                   "start_epoch's F/<epoch> write and its delivery gets the new owner's epoch number and, resumed, "
+                   "overwrites its keys (F, D, I of that epoch); see the report of the tests/unit rewrite")
+def test_a_zombie_paused_inside_its_restore_cannot_take_the_new_owners_epoch(registry: DistrictRegistry,
+                                                                              tmp_path: Path) -> None:
+    """Node a restores, writes F/<epoch+1> and pauses before the broker has it (SIGSTOP in open_partition,
+    between start_epoch and the flush). Node b takes over: it cannot see a's snapshot, so it opens the
+    same epoch number. a resumes, its snapshot lands, and it checkpoints once more in that epoch."""
+    s = Setup(registry, tmp_path, snapshot_every=2)
+    now_ms = int(START * 1000)
+    m = [payment(f"m{i}", now_ms) for i in range(7)]  # the source partition's messages, offsets 0-6
+    first = s.owner(s.dedupe("first"))
+    first.feed(m[:1])
+    first.save()
+    a = Owner(s.signal, s.dedupe("a"), s.clock, start=False)  # restored at offset 0; F/<new epoch> in flight
+    b = s.owner(s.dedupe("b"))
+    b.feed(m[1:4])
+    b.save()
+    theirs = {k: v for k, v in all_items(s.kv).items() if epoch_of(k) == b.lineage.epoch}
+    a.start_epoch()  # a's snapshot reaches the changelog now
+    a.feed(m[1:2])  # a handled one more message before it noticed the revocation
+    a.save()
+    overwritten = sorted(k for k, v in theirs.items() if s.kv.get(k) != v)
+    b.feed(m[4:7])
+    b.save()  # b's snapshot (seq 3) of offsets 0-6
+    c = s.owner()  # a new node
+    assert figures(c.state) == figures(b.state)
+    # m2 and m3 are in the restored state; their ids were in b's block I/<day>/<epoch>/2, which a overwrote
+    assert c.feed([m[2], m[3]]) == ["duplicate", "duplicate"], "re-sent events counted twice"
+    assert a.lineage.epoch != b.lineage.epoch and overwritten == [], overwritten
 
 
 # --- outbox and stale keys -------------------------------------------------------------------------

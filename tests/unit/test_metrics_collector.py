@@ -114,11 +114,16 @@ def fill(rt: Runtime, data: Path) -> None:
     rt.rebalances = 2
 
 
-@pytest.fixture
-def rt(tmp_path: Path) -> Runtime:
+def filled(data: Path) -> Runtime:
     runtime = Runtime(Settings(targets=((45, 0.9),)))
-    fill(runtime, tmp_path)
+    fill(runtime, data)
     return runtime
+
+
+@pytest.fixture(scope="module")
+def rt(tmp_path_factory: pytest.TempPathFactory) -> Runtime:
+    """Shared by the module's tests: collecting never changes it (a test that does builds its own)."""
+    return filled(tmp_path_factory.mktemp("metrics"))
 
 
 @pytest.fixture
@@ -275,8 +280,10 @@ def test_only_owned_districts_and_banks(reg: CollectorRegistry) -> None:
     assert windows == {"1h", "24h"}
 
 
-def test_districts_vanish_with_their_partitions(rt: Runtime) -> None:
+def test_districts_vanish_with_their_partitions(tmp_path: Path) -> None:
+    rt = filled(tmp_path)
     registry, _ = build_registry(rt)
+    assert v(registry, "digindex_digital_share_ratio", **d(45), window="1h") == 0.5
     for runner in rt.runners.values():  # as the recovery hook does on revocation
         runner.revoke()
     rt.accounts.clear()

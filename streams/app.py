@@ -88,7 +88,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     for signal, topic in ((pay, pay_topic), (seed, seed_topic)):
         runner = rt.runners[signal.name] = SignalRunner(
             signal, deadletters, rt.worker_id, codecs, settings.checkpoint_events, settings.checkpoint_interval,
-            flush, delay.labels(topic=signal.topic).observe)
+            flush, delay.labels(topic=signal.topic).observe, generation=lambda: int(app.consumer_generation_id))
         register_agent(app, runner, topic)
     install_recovery(app, rt, accounts_table, accounts_table)
 

@@ -123,12 +123,16 @@ def _tombstone() -> EventError:
 async def open_partition(signal: Signal, partition: int, dedupe: DedupeStore, outbox: Outbox,
                          every: int, interval: float, flush: Callable[[], Any],
                          clock: Callable[[], float] = time.time,
-                         observe: Callable[[float], None] | None = None) -> PartitionProcessor:
-    """Restore a partition, open a new epoch and make it durable before anything else is written."""
+                         observe: Callable[[float], None] | None = None,
+                         generation: int = 0) -> PartitionProcessor:
+    """Restore a partition, open a new epoch and make it durable before anything else is written.
+
+    ``generation`` is the consumer group's generation of the assignment (the epoch's floor).
+    """
     kv = signal.kv_for(partition)
     started = time.perf_counter()
     state, lineage = signal.store.restore(kv, lambda: signal.make_state(partition, kv), dedupe)
-    signal.store.start_epoch(kv, state, lineage, dedupe)
+    signal.store.start_epoch(kv, state, lineage, dedupe, generation)
     await outbox.send(lineage.outbox)  # the restored checkpoint's letters may never have left
     await flush()
     log.info("%s/%d restored at offset %d, epoch %d, in %.2f s", signal.topic, partition, state.offset,

@@ -25,7 +25,8 @@ class SignalRunner:
 
     def __init__(self, signal: Signal, deadletters: Any, worker: str, codecs: tuple[AvroCodec, ...],
                  every: int, interval: float, flush: Callable[[], Any],
-                 observe: Callable[[float], None] | None = None, clock: Callable[[], float] = time.time) -> None:
+                 observe: Callable[[float], None] | None = None, clock: Callable[[], float] = time.time,
+                 generation: Callable[[], int] = lambda: 0) -> None:
         self.signal = signal
         self.deadletters = deadletters
         self.worker = worker
@@ -35,6 +36,8 @@ class SignalRunner:
         self.flush = flush
         self.observe = observe
         self.clock = clock
+        #: the consumer group's current generation (the floor of a new epoch)
+        self.generation = generation
         self.processors: dict[int, PartitionProcessor] = {}
         self._dedupe: dict[int, DedupeStore] = {}
         self._opening: dict[int, asyncio.Lock] = {}
@@ -61,7 +64,8 @@ class SignalRunner:
             started = time.perf_counter()
             outbox = Outbox(self.deadletters, self.worker, self.codecs)
             proc = await open_partition(self.signal, partition, self.dedupe(partition), outbox, self.every,
-                                        self.interval, self.flush, self.clock, self.observe)
+                                        self.interval, self.flush, self.clock, self.observe,
+                                        self.generation())
             self.processors[partition] = proc
             self.restore_seconds[partition] = time.perf_counter() - started
             return proc

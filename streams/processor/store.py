@@ -14,8 +14,9 @@ what a partition here holds):
   are deleted, so a compacted changelog holds the live state whatever the uptime. Event ids
   (the only state that grows with rate x horizon) live in ``DedupeStore`` on disk; the id
   blocks are how a new node rebuilds it, deleted when their day leaves the horizon.
-- *Fencing by epoch.* Every restore starts a new epoch: it writes ``F/<epoch+1>`` and waits for
-  the broker to have it before anything else is written. A worker that was paused past its
+- *Fencing by epoch.* Every restore starts a new epoch (the newest one + 1, and at least the
+  consumer group's generation of the assignment, which only a later owner exceeds): it writes
+  ``F/<epoch>`` and waits for the broker to have it before anything else is written. A worker that was paused past its
   session (a zombie) still writes under its old epoch, so it can neither overwrite the new
   owner's snapshot or deltas (other keys) nor be chained onto them: a restore takes the highest
   epoch's snapshot, chains deltas by id, and accepts an id block of an older epoch only up to
@@ -244,9 +245,14 @@ class CheckpointStore:
             log.info("dedupe store %s caught up with %d ids from the changelog", dedupe.path, loaded)
 
     def start_epoch(self, kv: PartitionKV, state: CheckpointState, lineage: Lineage,
-                    dedupe: DedupeStore) -> None:
-        """Open a new epoch with a snapshot of the restored state (flush the producer after it)."""
-        lineage.epoch = (lineage.epochs[-1][0] if lineage.epochs else lineage.epoch) + 1
+                    dedupe: DedupeStore, generation: int = 0) -> None:
+        """Open a new epoch with a snapshot of the restored state (flush the producer after it).
+
+        The epoch is at least the consumer group's ``generation`` of the assignment: a worker
+        paused between this write and its delivery cannot hand the next owner (a later
+        generation, which cannot see the snapshot yet) its own epoch number.
+        """
+        lineage.epoch = max((lineage.epochs[-1][0] if lineage.epochs else lineage.epoch) + 1, generation)
         lineage.id = _new_id()
         lineage.snapshot_seq = lineage.seq
         kv.put(self._full(lineage.epoch), encode_value(

@@ -155,8 +155,9 @@ class Owner:
     """
 
     def __init__(self, signal: Signal, dedupe: DedupeStore, clock: Clock, partition: int = 0,
-                 start: bool = True) -> None:
+                 start: bool = True, generation: int = 0) -> None:
         self.signal = signal
+        self.generation = generation
         self.kv = signal.kv_for(partition)
         self.dedupe = dedupe
         self.clock = clock
@@ -169,7 +170,8 @@ class Owner:
 
     def start_epoch(self, state: Any = None) -> None:
         """Open the new epoch (``start=False``: the restore is done, its snapshot not yet written)."""
-        self.signal.store.start_epoch(self.kv, self.state if state is None else state, self.lineage, self.dedupe)
+        self.signal.store.start_epoch(self.kv, self.state if state is None else state, self.lineage, self.dedupe,
+                                      self.generation)
 
     @property
     def state(self) -> Any:

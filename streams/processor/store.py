@@ -232,15 +232,17 @@ class CheckpointStore:
             return  # the store is at the chain's end (a restart on the same node): nothing to read
         if after == (-1, -1) and marker is not None:
             dedupe.reset()
-        loaded = 0
+        bulk = dedupe.bulk()
         for key in kv.scan_keys(self.prefix + b"I/"):
             day, epoch, seq = self._parse_block(key)
             if (epoch, seq) <= after or day < lineage.frontier_day:
                 continue
             if lineage.valid_block(epoch, seq):
-                loaded += dedupe.load(_digests(kv.get(key) or b""), day)
+                bulk.add(kv.get(key) or b"", day)
             elif key not in lineage.stale:
                 lineage.stale.append(key)  # a zombie's or an unfinished checkpoint's block
+        bulk.flush()
+        loaded = bulk.loaded
         if loaded:
             log.info("dedupe store %s caught up with %d ids from the changelog", dedupe.path, loaded)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -119,3 +120,32 @@ def test_survives_close_and_reopen(tmp_path: Path) -> None:
         assert len(again) >= 1
     finally:
         again.close()
+
+
+def test_bulk_load_through_sst_files_is_seen_with_its_day(tmp_path: Path) -> None:
+    store = DedupeStore(tmp_path / "d")
+    blocks = [(os.urandom(16 * 5000), 100), (os.urandom(16 * 3000), 101)]
+    bulk = store.bulk()
+    bulk.CHUNK = 4000  # several SST files
+    for digests, day in blocks:
+        bulk.add(digests, day)
+    bulk.flush()
+    assert bulk.loaded == 8000
+    for digests, _ in blocks:
+        for i in range(0, len(digests), 16 * 97):
+            assert store.seen(digests[i:i + 16])
+    store.frontier_day = 101
+    assert not store.seen(blocks[0][0][:16]) and store.seen(blocks[1][0][:16])
+    assert not list(tmp_path.glob("*.sst")), "ingested files are removed"
+
+
+def test_bulk_load_orders_64_bit_ties_and_keeps_the_newest_day_of_a_repeated_id(tmp_path: Path) -> None:
+    store = DedupeStore(tmp_path / "d")
+    twin_a, twin_b = b"\x07" * 8 + b"\x01" * 8, b"\x07" * 8 + b"\x00" * 8  # same first 8 bytes
+    bulk = store.bulk()
+    bulk.add(twin_a + twin_b, 200)
+    bulk.add(twin_a, 205)  # the same id again, on a later day
+    bulk.flush()
+    store.frontier_day = 201
+    assert store.seen(twin_a), "the newest day of a repeated id is kept"
+    assert not store.seen(twin_b)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..avro_codec import AvroCodec
+from ..validation import check_event
 from .kv import PartitionKV
 from .store import CheckpointStore
 
@@ -80,8 +81,6 @@ class StateBase:
         self._max_future_ms = int(max_future_skew * 1000)
 
     def check(self, record: dict[str, Any], now_ms: int) -> None:
-        from ..validation import check_event
-
         check_event(record, self.registry, now_ms, self._max_future_ms)
 
     def seen_bank(self, bank: str, ts: int) -> None:

@@ -13,6 +13,11 @@ restores all 8 and reports wall time and peak RSS:
   that fills the table on a real new node is not part of this figure: on tansu it reads
   ``changelog bytes`` at the broker's fetch rate).
 
+*Live* (a short one, for real): a worker on the embedded broker counts N events, is SIGKILLed,
+and a new worker on the same data dir is timed from its start to owning all 8 partitions with
+every event counted exactly once; a worker on an empty data dir (a new node, changelogs
+replayed by Faust) likewise.
+
 ``changelog bytes`` is what a compacted changelog keeps (live keys + values); ``written`` what
 the checkpoints wrote in all (an uncompacted log). Live keys outside the id blocks stay bounded.
 
@@ -36,7 +41,7 @@ from typing import Any
 from streams.avro_codec import codec_for
 from streams.simulator.generator import Simulator
 
-from .common import Bar, print_table, write_result
+from .common import LOGS, Bar, WorkerProcess, embedded_broker, print_table, total, write_result
 from .localstate import Clock, close, local_processor
 
 __all__ = ["run"]
@@ -133,6 +138,45 @@ def restore_all(work: Path) -> dict[str, Any]:
     return {"seconds": seconds, "peak_rss_bytes": _peak_rss(), "baseline_rss_bytes": base}
 
 
+def live(events: int) -> dict[str, Any]:
+    """SIGKILL a worker that has counted ``events``; time a restart on its data dir and on a new one."""
+    from .throughput import preproduced
+
+    with tempfile.TemporaryDirectory(prefix="bench-restart-live-") as d, embedded_broker("restart") as b:
+        settings, _ = preproduced(b, "restart", events)
+        topic = settings.payments_topic
+
+        def ready(w: WorkerProcess) -> bool:
+            m = w.samples()
+            return total(m, "digindex_assigned_partitions", topic=topic) == PARTITIONS and \
+                total(m, "digindex_events_total", topic=topic) >= events
+
+        def start_until_ready(data: Path, name: str) -> tuple[WorkerProcess, float]:
+            t = time.perf_counter()
+            w = WorkerProcess(settings, data, LOGS / f"restart-{name}-{settings.app_id[-6:]}.log").start()
+            deadline = t + 300
+            while not ready(w):
+                if time.perf_counter() > deadline or not w.alive():
+                    raise RuntimeError(f"worker {name} not ready: {w.log_tail()}")
+                time.sleep(0.1)
+            return w, time.perf_counter() - t
+
+        first, cold = start_until_ready(Path(d) / "a", "first")
+        time.sleep(2.0)  # the idle timer checkpoints the last events
+        first.proc.kill()  # type: ignore[union-attr]
+        first.proc.wait(10)  # type: ignore[union-attr]
+        out: dict[str, Any] = {"events": events, "first_start_and_drain_seconds": cold}
+        for name, data in (("same_node", Path(d) / "a"), ("new_node", Path(d) / "b")):
+            w, seconds = start_until_ready(data, name)
+            time.sleep(1.0)
+            m = w.samples()
+            accepted = total(m, "digindex_events_total", topic=topic, outcome="accepted")
+            out[name] = {"seconds": seconds, "peak_rss_bytes": w.status("VmHWM"), "accepted": accepted,
+                         "counted": total(m, "digindex_events_total", topic=topic)}
+            w.stop()
+        return out
+
+
 def run(profile: Any = None, rates: list[int] | None = None, hours: list[float] | None = None) -> dict[str, Any]:
     quick = profile is not None and profile.name != "full"
     rates = rates or [10, 200]
@@ -156,6 +200,13 @@ def run(profile: Any = None, rates: list[int] | None = None, hours: list[float] 
             shutil.rmtree(root / f"r{rate}", ignore_errors=True)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+    n_live = 20_000 if quick else 200_000
+    lv = live(n_live)
+    table_live = print_table(f"live: SIGKILL after {n_live:,} events, then restart (start to ready and exact)",
+                             ["restart", "seconds", "peak RSS", "events counted (must be "
+                              f"{n_live:,})"],
+                             [(k, f"{lv[k]['seconds']:.1f} s", f"{lv[k]['peak_rss_bytes'] / 2**20:,.0f} MB",
+                               int(lv[k]["counted"])) for k in ("same_node", "new_node")])
     table = print_table("restore of a worker owning 8 partitions (synthetic time, checkpoint per second)",
                         ["uptime", "ev/s/part", "ids", "keys/part (not ids)", "changelog", "written",
                          "same node", "peak RSS", "new node", "peak RSS"], rows)
@@ -172,7 +223,11 @@ def run(profile: Any = None, rates: list[int] | None = None, hours: list[float] 
                         higher_is_better=False))
         bars.append(Bar(f"restart {rate} ev/s, new node after {last['hours']:g} h (dedupe rebuilt): seconds",
                         last["new_node"]["seconds"], 300, higher_is_better=False, unit=" s"))
-    return {"results": results, "table": table, "bars": [b.as_dict() for b in bars], "_bars": bars}
+    for k in ("same_node", "new_node"):
+        bars.append(Bar(f"restart live ({k}): events lost or counted twice", abs(lv[k]["counted"] - n_live), 0,
+                        higher_is_better=False, unit=""))
+    return {"results": results, "live": lv, "table": table + "\n\n" + table_live,
+            "bars": [b.as_dict() for b in bars], "_bars": bars}
 
 
 def main() -> None:

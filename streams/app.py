@@ -79,13 +79,13 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     registry, delay = build_registry(rt, highwater)
     codecs = (rt.payment_codec, rt.seeding_codec)
     pay_topic, pay = payments_signal.declare(app, settings, rt.registry, rt.payment_codec)
-    seed_topic, accounts_table, seed = seeding_signal.declare(app, settings, rt.registry, rt.seeding_codec,
-                                                              rt.accounts)
+    accounts_table, seeding_signals = seeding_signal.declare(app, settings, rt.registry, rt.seeding_codec,
+                                                             rt.accounts)
 
     async def flush() -> None:
         await app.producer.flush()
 
-    for signal, topic in ((pay, pay_topic), (seed, seed_topic)):
+    for signal, topic in ((pay, pay_topic), *seeding_signals):
         runner = rt.runners[signal.name] = SignalRunner(
             signal, deadletters, rt.worker_id, codecs, settings.checkpoint_events, settings.checkpoint_interval,
             flush, delay.labels(topic=signal.topic).observe, generation=lambda: int(app.consumer_generation_id))

@@ -136,6 +136,16 @@ class Settings:
     def longest_window(self) -> float:
         return max(self.windows)
 
+    @property
+    def seeding_directory_topic(self) -> str:
+        """Internal: every applied seeding event again, keyed by account (the account directory)."""
+        return f"{self.seeding_topic}-directory"
+
+    @property
+    def seeding_releases_topic(self) -> str:
+        """Internal: the directory's releases of moved accounts, keyed by district like the seeding topic."""
+        return f"{self.seeding_topic}-releases"
+
     def target_for(self, district_lgd: int) -> float:
         return dict(self.targets).get(district_lgd, self.target)
 

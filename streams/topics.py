@@ -25,8 +25,9 @@ def district_key(district_lgd: int) -> bytes:
 
 
 def ensure_topics(settings: Settings, timeout: float = 30.0) -> None:
-    """Create the payments, seeding and dead-letter topics if they are missing."""
-    names = [settings.payments_topic, settings.seeding_topic, settings.deadletter_topic]
+    """Create the payments, seeding and dead-letter topics (and the internal ones) if they are missing."""
+    names = [settings.payments_topic, settings.seeding_topic, settings.deadletter_topic,
+             settings.seeding_directory_topic, settings.seeding_releases_topic]
     deadline = time.monotonic() + timeout
     while True:
         try:

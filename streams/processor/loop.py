@@ -81,6 +81,10 @@ class PartitionProcessor:
             else:
                 self.dedupe.add(digest, day)
                 outcome = state.apply(record, offset, now_ms)
+                if state.emitted:
+                    for target, k, v, part in state.emitted:
+                        self.outbox.forward(target, k, v, part)
+                    state.emitted.clear()
                 if self.observe is not None:
                     self.observe(max(0.0, now - ts / 1000))
             state.outcomes[outcome] += 1

@@ -31,8 +31,11 @@ OUTBOX_BYTES = 256 * 1024
 class Outbox:
     """The dead letters of one partition since its last checkpoint, and their delivery."""
 
-    def __init__(self, topic: Any, worker: str, codecs: tuple[AvroCodec, ...]) -> None:
+    def __init__(self, topic: Any, worker: str, codecs: tuple[AvroCodec, ...],
+                 targets: dict[str, Any] | None = None) -> None:
         self.topic = topic
+        #: name -> topic of the messages ``forward`` may send
+        self.targets = targets or {}
         self.worker = worker
         self.codecs = codecs
         self.entries: list[str] = []
@@ -49,6 +52,13 @@ class Outbox:
         self.entries.append(entry)
         self.bytes += len(entry)
 
+    def forward(self, target: str, key: bytes, value: bytes, partition: int | None = None) -> None:
+        """Send ``value`` to topic ``target`` after the next checkpoint."""
+        entry = json.dumps([target, base64.b64encode(key).decode(), base64.b64encode(value).decode(), partition],
+                           separators=(",", ":"))
+        self.entries.append(entry)
+        self.bytes += len(entry)
+
     @property
     def full(self) -> bool:
         return self.bytes >= OUTBOX_BYTES
@@ -60,7 +70,13 @@ class Outbox:
     async def send(self, entries: list[str]) -> None:
         """Send a checkpoint's letters (acknowledgements awaited by ``delivered``)."""
         for entry in entries:
-            key, letter = json.loads(entry)
+            item = json.loads(entry)
+            if len(item) == 4:  # a forwarded message
+                target, key, value, partition = item
+                self._sending.append(await self.targets[target].send(
+                    key=base64.b64decode(key), value=base64.b64decode(value), partition=partition))
+                continue
+            key, letter = item
             raw_key = base64.b64decode(key) if key is not None else None
             self._sending.append(await self.topic.send(key=raw_key, value=letter.encode()))
 

@@ -62,7 +62,7 @@ class SignalRunner:
             if proc is not None:
                 return proc
             started = time.perf_counter()
-            outbox = Outbox(self.deadletters, self.worker, self.codecs)
+            outbox = Outbox(self.deadletters, self.worker, self.codecs, self.signal.targets)
             proc = await open_partition(self.signal, partition, self.dedupe(partition), outbox, self.every,
                                         self.interval, self.flush, self.clock, self.observe,
                                         self.generation())

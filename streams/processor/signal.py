@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,6 +31,8 @@ class PartitionState(Protocol):
     outcomes: Counter[str]
     deadletters: Counter[str]
     bank_last_event_ms: dict[str, int]
+    #: messages for the signal's targets, drained by the processor after each ``apply``
+    emitted: list[tuple[str, bytes, bytes, int | None]]
 
     def check(self, record: dict[str, Any], now_ms: int) -> None:
         """Raise the ``EventError`` of the first rule ``record`` breaks (domain checks)."""
@@ -65,6 +67,8 @@ class Signal:
     kv_for: Callable[[int], PartitionKV]
     #: where the partitions' dedupe stores live (one RocksDB each)
     dedupe_dir: Path
+    #: name -> topic this signal's states may send messages to (``StateBase.emit``)
+    targets: dict[str, Any] = field(default_factory=dict)
 
 
 class StateBase:
@@ -79,6 +83,12 @@ class StateBase:
         #: bank -> event time of its newest accepted event (per bank: one bank's clock moves nothing else)
         self.bank_last_event_ms: dict[str, int] = {}
         self._max_future_ms = int(max_future_skew * 1000)
+        #: (target, key, value, partition) to send after the next checkpoint (drained by the processor)
+        self.emitted: list[tuple[str, bytes, bytes, int | None]] = []
+
+    def emit(self, target: str, key: bytes, value: bytes, partition: int | None = None) -> None:
+        """Send a message to one of the signal's targets, with the checkpoint that covers this event."""
+        self.emitted.append((target, key, value, partition))
 
     def check(self, record: dict[str, Any], now_ms: int) -> None:
         check_event(record, self.registry, now_ms, self._max_future_ms)

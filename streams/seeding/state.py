@@ -7,12 +7,18 @@ they are recounted from the store when partitions are assigned, so they always a
 whatever crashed when. Checks, the horizon and deduplication by (bank_code, event_id) happen
 before, in the shared processor; of two events for one account the later ``occurred_at``
 wins, and equal times are ordered by ``event_id``, so redelivery in any order ends the same.
+
+Accounts are keyed by district, so an account that moves to a district of another partition
+would be counted in both: every applied event also goes to the account directory
+(``streams.seeding.directory``), which knows each account's latest district and releases it
+from the partition of the district it left.
 """
 
 from __future__ import annotations
 
 import struct
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from ..processor.kv import PartitionKV
@@ -20,6 +26,7 @@ from ..processor.signal import StateBase
 from ..registry import DistrictRegistry
 
 __all__ = [
+    "DIRECTORY",
     "NOT_SEEDED",
     "RESERVED_PREFIX",
     "SEEDED",
@@ -32,6 +39,8 @@ __all__ = [
 ]
 
 SEEDED, NOT_SEEDED = "SEEDED", "NOT_SEEDED"
+#: The target name of the account directory (``streams.seeding.directory``).
+DIRECTORY = "directory"
 _STATUS = (NOT_SEEDED, SEEDED)
 _HEAD = struct.Struct("<BqqH")  # status, occurred_at ms, source offset, district
 
@@ -60,8 +69,11 @@ class SeedingPartitionState(StateBase):
     """Counters of one seeding partition; the accounts themselves are in ``kv``."""
 
     def __init__(self, partition: int, registry: DistrictRegistry, max_future_skew: float,
-                 accounts: dict[int, Counter[str]], kv: PartitionKV) -> None:
+                 accounts: dict[int, Counter[str]], kv: PartitionKV,
+                 forward: Callable[[dict[str, Any]], bytes] | None = None) -> None:
         super().__init__(partition, registry, max_future_skew)
+        #: encodes an applied event for the account directory (None: no directory, e.g. a unit test)
+        self.forward = forward
         #: district -> status -> accounts; shared by the worker's seeding partitions.
         self.accounts = accounts
         self.kv = kv
@@ -71,6 +83,8 @@ class SeedingPartitionState(StateBase):
         """Apply a checked, first-seen event to its account; returns its outcome."""
         ts, status, lgd, event_id = record["occurred_at"], record["status"], record["district_lgd"], record["event_id"]
         key = account_key(record["bank_code"], record["account_ref"])
+        if self.forward is not None:  # the directory decides where the account is counted
+            self.emit(DIRECTORY, key, self.forward(record))
         previous = self.kv.get(key)
         if previous is not None:
             p_status, p_ts, p_offset, p_district, p_event = unpack(previous)

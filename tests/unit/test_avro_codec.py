@@ -110,7 +110,7 @@ def test_crc64_of_nothing_is_the_empty_fingerprint() -> None:
 
 
 def test_shipped_schema_files() -> None:
-    assert sorted(p.name for p in schema_files()) == ["PaymentEvent.avsc", "SeedingEvent.avsc"]
+    assert sorted(p.name for p in schema_files()) == ["AccountReleased.avsc", "PaymentEvent.avsc", "SeedingEvent.avsc"]
 
 
 # --- errors ----------------------------------------------------------------------------------------

@@ -3,10 +3,13 @@
 The state layer is driven with a synthetic clock at R events/s per partition, a checkpoint
 per (synthetic) second as the worker's defaults make it, for the equivalent of 1 h, 12 h and
 48 h. Windows and counters get ``real`` decoded events through the processor each second;
-the rest of the R ids per second go straight into the dedupe store's pending set (they cost
+the rest of the R ids per second go straight into the dedupe store's pending set. The events
+are those of the districts Kafka's partitioner puts in partition 0 of 8 (Uttarakhand's 13
+districts over 8 partitions: one or two each) (they cost
 the same on disk and in the changelog, and only ids grow with uptime). The directories are
 copied (SST files hard-linked) to make a worker owning 8 partitions, then a fresh process
-restores all 8 and reports wall time and peak RSS:
+restores all 8 and reports its time to ready (process start to every partition restored), the
+part of it spent restoring, and peak RSS:
 
 - *same node* (SIGKILL, data dir intact): table and dedupe stores as left;
 - *new node*: the dedupe stores deleted, rebuilt from the id blocks (the Faust changelog replay
@@ -39,7 +42,10 @@ from pathlib import Path
 from typing import Any
 
 from streams.avro_codec import codec_for
+from streams.publisher.routing import default_partition
+from streams.registry import default_registry
 from streams.simulator.generator import Simulator
+from streams.topics import district_key
 
 from .common import LOGS, Bar, WorkerProcess, embedded_broker, print_table, total, write_result
 from .localstate import Clock, close, local_processor
@@ -65,13 +71,22 @@ def build(directory: Path, rate: int, marks_h: list[float]) -> dict[float, dict[
     sim = Simulator(7, accounts=0)
     codec = codec_for("PaymentEvent")
     real = min(rate, REAL_PER_SECOND)
+    # the districts Kafka's partitioner puts in partition 0 of 8: what one partition of a worker holds
+    mine = {d.lgd for d in default_registry() if default_partition(district_key(d.lgd), list(range(PARTITIONS))) == 0}
+
+    def payment(now_ms: int) -> dict[str, Any]:
+        while True:
+            rec = sim.payment(now_ms)
+            if rec["district_lgd"] in mine:
+                return rec
+
     offset, out = 0, {}
     seconds = 0
     for mark in sorted(marks_h):
         while seconds < mark * 3600:
             now_ms = int(clock.now * 1000)
             for _ in range(real):
-                proc.handle(offset, None, codec.encode(sim.payment(now_ms)), clock.now)
+                proc.handle(offset, None, codec.encode(payment(now_ms)), clock.now)
                 offset += 1
             day = now_ms // 86_400_000
             blob = os.urandom(16 * (rate - real))
@@ -121,8 +136,12 @@ def measure(snapshot: Path, new_node: bool) -> dict[str, Any]:
             if new_node:
                 shutil.rmtree(work / f"p{p}" / "dedupe")
         cmd = [sys.executable, "-m", "bench.restart", "--restore", str(work)]
+        started = time.perf_counter()
         out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=Path(__file__).parent.parent)
-        return json.loads(out.stdout.strip().splitlines()[-1])
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+        # ready = a fresh process's start to all 8 partitions restored (interpreter, imports, stores)
+        result["ready_seconds"] = time.perf_counter() - started
+        return result
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -195,7 +214,8 @@ def run(profile: Any = None, rates: list[int] | None = None, hours: list[float] 
                 rows.append((f"{mark:g} h", rate, stats["ids"] * PARTITIONS, stats["other_keys"],
                              f"{stats['changelog_bytes'] * PARTITIONS / 2**20:,.1f} MB",
                              f"{stats['written_bytes'] * PARTITIONS / 2**20:,.1f} MB",
-                             f"{same['seconds']:.2f} s", f"{same['peak_rss_bytes'] / 2**20:,.0f} MB",
+                             f"{same['ready_seconds']:.2f} s", f"{same['seconds']:.2f} s",
+                             f"{same['peak_rss_bytes'] / 2**20:,.0f} MB",
                              f"{new['seconds']:.2f} s", f"{new['peak_rss_bytes'] / 2**20:,.0f} MB"))
             shutil.rmtree(root / f"r{rate}", ignore_errors=True)
     finally:
@@ -209,17 +229,17 @@ def run(profile: Any = None, rates: list[int] | None = None, hours: list[float] 
                                int(lv[k]["counted"])) for k in ("same_node", "new_node")])
     table = print_table("restore of a worker owning 8 partitions (synthetic time, checkpoint per second)",
                         ["uptime", "ev/s/part", "ids", "keys/part (not ids)", "changelog", "written",
-                         "same node", "peak RSS", "new node", "peak RSS"], rows)
+                         "same node: ready", "of which restore", "peak RSS", "new node: restore", "peak RSS"], rows)
     bars = []
     for rate in rates:
         rs = [r for r in results if r["rate"] == rate]
         first, last = rs[0], rs[-1]
-        bars.append(Bar(f"restart {rate} ev/s, same node after {last['hours']:g} h: seconds",
-                        last["same_node"]["seconds"], 30, higher_is_better=False, unit=" s"))
+        bars.append(Bar(f"restart {rate} ev/s, same node after {last['hours']:g} h: ready seconds",
+                        last["same_node"]["ready_seconds"], 30, higher_is_better=False, unit=" s"))
         bars.append(Bar(f"restart {rate} ev/s, same node after {last['hours']:g} h: peak RSS",
                         last["same_node"]["peak_rss_bytes"] / 2**20, 1024, higher_is_better=False, unit=" MB"))
-        bars.append(Bar(f"restart {rate} ev/s, {last['hours']:g} h / {first['hours']:g} h restore time",
-                        last["same_node"]["seconds"] / max(first["same_node"]["seconds"], 1e-3), 1.5,
+        bars.append(Bar(f"restart {rate} ev/s, {last['hours']:g} h / {first['hours']:g} h ready time",
+                        last["same_node"]["ready_seconds"] / max(first["same_node"]["ready_seconds"], 1e-3), 1.5,
                         higher_is_better=False))
         bars.append(Bar(f"restart {rate} ev/s, new node after {last['hours']:g} h (dedupe rebuilt): seconds",
                         last["new_node"]["seconds"], 300, higher_is_better=False, unit=" s"))

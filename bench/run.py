@@ -100,7 +100,8 @@ def markdown(results: dict[str, dict[str, Any]], bars: list[Bar], command: str, 
             same, new = x["same_node"], x["new_node"]
             lines.append(f"| Restart, 8 partitions after {x['hours']:g} h at {x['rate']} ev/s each "
                          f"({x['ids'] * 8:,} ids, changelog {x['changelog_bytes'] * 8 / 2**20:,.0f} MB) "
-                         f"| same node **{same['seconds']:.1f} s, peak RSS {same['peak_rss_bytes'] / 2**20:,.0f} MB**"
+                         f"| same node **ready {same['ready_seconds']:.1f} s** (restore {same['seconds']:.1f} s), "
+                         f"**peak RSS {same['peak_rss_bytes'] / 2**20:,.0f} MB**"
                          f" | new node (dedupe rebuilt) {new['seconds']:.1f} s, "
                          f"{new['peak_rss_bytes'] / 2**20:,.0f} MB | |")
     lines += ["", "Bars:", ""] + [f"- {b.line()}" for b in bars]

@@ -224,3 +224,30 @@ def test_seeding_coverage_exact_after_sigkill(settings: Settings, tmp_path: Path
         assert total(m, "digindex_events_total", topic=settings.seeding_topic, outcome="accepted") == 8500
     finally:
         w2.stop()
+
+
+def test_one_banks_clock_or_old_file_never_refuses_another_banks_events(settings: Settings, tmp_path: Path) -> None:
+    """Event time per bank, judged by the worker's clock: a bank stamping 4 minutes ahead (within the
+    allowed skew) and another sending a 3-day-old file (within the 7-day horizon) are both accepted;
+    the old file counts in the cumulative totals, and the windows never end past the worker's clock."""
+    now = int(time.time() * 1000)
+    ahead = [{**r, "bank_code": "HDFC", "occurred_at": now + 240_000}
+             for r in data.payments(200, seed=21, districts=[45], prefix="ahead")]
+    old = [{**r, "bank_code": "PUNB"} for r in data.payments(300, seed=22, districts=[45],
+                                                              now_ms=now - 3 * 86_400_000, prefix="old")]
+    w = _worker(settings, tmp_path).start().wait_ready()
+    try:
+        produce(settings, settings.payments_topic, ahead)
+        wait_until(lambda: _drained([w], settings.payments_topic, 200), 60, what="the bank ahead processed")
+        produce(settings, settings.payments_topic, old)
+        wait_until(lambda: _drained([w], settings.payments_topic, 500), 60, what="the old file processed")
+        m = w.metrics()
+        assert total(m, "digindex_events_total", topic=settings.payments_topic, outcome="rejected") == 0
+        assert total(m, "digindex_events_total", topic=settings.payments_topic, outcome="late") == 300
+        assert total(m, "digindex_payments_total", district_lgd="45") == 500
+        newest = total(m, "digindex_last_event_timestamp_seconds", district_lgd="45", topic=settings.payments_topic)
+        assert newest * 1000 == max(r["occurred_at"] for r in ahead)  # freshness is the event time...
+        txs = total(m, "digindex_window_transactions", district_lgd="45", window="1h")
+        assert txs == 200  # ...but the windows hold the bank ahead in the current minute, not past it
+    finally:
+        w.stop()

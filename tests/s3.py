@@ -66,11 +66,6 @@ class LocalS3:
         with urllib.request.urlopen(req, timeout=10) as r:
             r.read()
 
-    def object_count(self) -> int:
-        """How many objects the bucket holds (first page of a listing: up to 1,000)."""
-        with urllib.request.urlopen(f"{self.endpoint}/{self.bucket}?list-type=2", timeout=10) as r:
-            return r.read().count(b"<Key>")
-
     def stop(self) -> None:
         if self._proc and self._proc.poll() is None:
             self._proc.terminate()

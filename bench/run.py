@@ -1,7 +1,9 @@
 """Run every digindex benchmark and print the issue's bars as PASS/MISS.
 
     .venv/bin/python -m bench              # full: 200k events x 3 runs, 60 s latency, 1M accounts (~30 min)
-    .venv/bin/python -m bench --quick      # the same, small: ~2 minutes
+                                           # + the fault campaign with its 30-min soak (~45 min)
+    .venv/bin/python -m bench --quick      # the same, small: ~5 minutes (the fault campaign ~3)
+    .venv/bin/python -m bench --skip faults   # everything but the fault campaign
     .venv/bin/python bench/run.py --quick --ci   # CI: quick, never fails on a figure, only on a crash
     .venv/bin/python -m bench --only throughput,latency --profile
 
@@ -25,7 +27,7 @@ if __package__ in (None, ""):  # run as a script: bench/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     __package__ = "bench"
 
-from bench import latency, micro, publisher, restart, scaleout, seeding, throughput
+from bench import faults, latency, micro, publisher, restart, scaleout, seeding, throughput
 from bench.common import FULL, QUICK, RESULTS, Bar, Profile, write_result
 
 SECTIONS = {
@@ -36,6 +38,7 @@ SECTIONS = {
     "scaleout": scaleout.run,
     "publisher": publisher.run,
     "restart": restart.run,
+    "faults": faults.run,
 }
 
 #: CI: the quick sizes trimmed so the whole run stays well under 2 minutes on a busy 2-core runner.
@@ -104,6 +107,13 @@ def markdown(results: dict[str, dict[str, Any]], bars: list[Bar], command: str, 
                          f"**peak RSS {same['peak_rss_bytes'] / 2**20:,.0f} MB**"
                          f" | new node (dedupe rebuilt) {new['seconds']:.1f} s, "
                          f"{new['peak_rss_bytes'] / 2**20:,.0f} MB | |")
+    fc = results.get("faults")
+    if fc:
+        rows = fc["scenarios"].values()
+        exact = sum(1 for r in rows if r.get("verdict", {}).get("exact"))
+        lines.append(f"| Fault campaign ({len(fc['scenarios'])} checks: SIGKILLs, joins/kills, broker restart, "
+                     f"fencing, soak; docs/faults.md) | **lost {fc['lost']:,}, counted twice {fc['twice']:,}** "
+                     f"of {fc['sent']:,} events sent | exact in {exact} of {len(fc['scenarios'])} | |")
     lines += ["", "Bars:", ""] + [f"- {b.line()}" for b in bars]
     return "\n".join(lines) + "\n"
 

@@ -128,10 +128,16 @@ def _resume(w: WorkerProcess) -> None:
         w.proc.send_signal(signal.SIGCONT)
 
 
-def _resume_and_stream_on(a: WorkerProcess, settings: Settings, stream: SteadyStream) -> None:
-    """SIGCONT A; the stream goes on until A is back in the group (rebuilt from B's checkpoints) or gone."""
+def _resume_and_stream_on(a: WorkerProcess, b: WorkerProcess, settings: Settings, stream: SteadyStream) -> None:
+    """SIGCONT A; the stream goes on until A is back in the group (rebuilt from B's checkpoints) or gone.
+
+    Back: A owns partitions *and* A and B together own exactly all of them (right after SIGCONT,
+    A still reports its stale assignment).
+    """
     _resume(a)
-    wait_until(lambda: not a.alive() or _owned(a, settings) > 0, 60, what="A back in the group, or gone")
+    wait_until(lambda: not a.alive() or (_owned(a, settings) > 0
+                                         and _owned(a, settings) + _owned(b, settings) == settings.topic_partitions),
+               60, what="A back in the group, or gone")
     time.sleep(3.0)
     stream.finish()
 
@@ -143,7 +149,7 @@ def test_zombie_cannot_corrupt_the_new_owners_checkpoint(settings: Settings, tmp
     stream.start()
     try:
         _pause_a_until_b_took_over(a, b, settings)
-        _resume_and_stream_on(a, settings, stream)
+        _resume_and_stream_on(a, b, settings, stream)
         assert stream.unacked == 0, "every event reached the broker"
         _settled([a, b], settings, len(stream.records))
         # Only the checkpoints remain: B (and A, if it lived) killed, a fresh worker restores them.
@@ -166,7 +172,7 @@ def test_zombie_resumed_and_running_then_drained_union_is_exact(settings: Settin
     stream.start()
     try:
         _pause_a_until_b_took_over(a, b, settings)
-        _resume_and_stream_on(a, settings, stream)
+        _resume_and_stream_on(a, b, settings, stream)
         assert stream.unacked == 0, "every event reached the broker"
         _settled([a, b], settings, len(stream.records))
         differences = _differences([a, b], stream.records, settings)

@@ -113,8 +113,8 @@ class Sizes:
 SIZES = {
     "full": Sizes(rate=500, kills=8, kill_every=8, step=10, broker_stream=40, broker_down=3, publish_records=20_000,
                   fence_after=20, soak_seconds=1800, soak_rate=300, soak_sample=15),
-    "quick": Sizes(rate=400, kills=2, kill_every=3, step=2.5, broker_stream=6, broker_down=1, publish_records=2_500,
-                   fence_after=2, soak_seconds=45, soak_rate=300, soak_sample=3, scenarios=QUICK_SCENARIOS),
+    "quick": Sizes(rate=400, kills=2, kill_every=3, step=2.5, broker_stream=5, broker_down=1, publish_records=2_000,
+                   fence_after=2, soak_seconds=40, soak_rate=300, soak_sample=3, scenarios=QUICK_SCENARIOS),
     "ci": Sizes(rate=400, kills=2, kill_every=2.5, step=2, broker_stream=4, broker_down=1, publish_records=2_000,
                 fence_after=2, soak_seconds=35, soak_rate=300, soak_sample=3, scenarios=QUICK_SCENARIOS,
                 recheck=False),
@@ -598,7 +598,7 @@ def soak(sizes: Sizes) -> dict[str, Any]:
         _ready(run, [fresh])
         restore = time.monotonic() - t
         out = _result(run, stream, [fresh], {"drain_s": drain, "restore_s": restore}, settled="restored_to_exact_s")
-        rss = [r for _, r, _ in samples if r]
+        rss = [r for _, r, _ in samples if r] + [end_rss]
         lags = sorted(lag for _, _, lag in samples)
         out.update(rss_samples=samples, rss_first=rss[0] if rss else 0, rss_last=end_rss, rss_max=max(rss, default=0),
                    lag_max=lags[-1] if lags else 0, lag_median=statistics.median(lags) if lags else 0)

@@ -85,10 +85,16 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     async def flush() -> None:
         await app.producer.flush()
 
+    def seeker(topic: str) -> Any:
+        async def seek(partition: int, offset: int) -> None:
+            await app.consumer.seek(TP(topic, partition), offset)
+        return seek
+
     for signal, topic in ((pay, pay_topic), *seeding_signals):
         runner = rt.runners[signal.name] = SignalRunner(
             signal, deadletters, rt.worker_id, codecs, settings.checkpoint_events, settings.checkpoint_interval,
-            flush, delay.labels(topic=signal.topic).observe, generation=lambda: int(app.consumer_generation_id))
+            flush, delay.labels(topic=signal.topic).observe, generation=lambda: int(app.consumer_generation_id),
+            seek=seeker(signal.topic))
         register_agent(app, runner, topic)
     install_recovery(app, rt, accounts_table, accounts_table)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..errors import EventError, MalformedEvent, TooOld
@@ -33,6 +33,8 @@ __all__ = ["DUPLICATE", "REJECTED", "PartitionProcessor", "open_partition"]
 log = logging.getLogger(__name__)
 
 DUPLICATE, REJECTED = "duplicate", "rejected"
+#: Seconds a processor waits for the offsets it sought back to before it accepts they are gone.
+GAP_PATIENCE = 10.0
 
 
 class PartitionProcessor:
@@ -41,7 +43,8 @@ class PartitionProcessor:
     def __init__(self, signal: Signal, partition: int, state: PartitionState, lineage: Lineage, kv: PartitionKV,
                  dedupe: DedupeStore, outbox: Outbox, checkpoint: Checkpoint,
                  clock: Callable[[], float] = time.time,
-                 observe: Callable[[float], None] | None = None) -> None:
+                 observe: Callable[[float], None] | None = None,
+                 seek: Callable[[int, int], Awaitable[None]] | None = None) -> None:
         self.signal = signal
         self.partition = partition
         self.state = state
@@ -56,6 +59,11 @@ class PartitionProcessor:
         #: called with (processing time - occurred_at) of every applied event, in seconds
         self.observe = observe
         self._saving = asyncio.Lock()  # the agent and the idle timer may both want to save
+        #: (partition, offset) -> seek the source there (None: a source that never skips, e.g. a test)
+        self.seek = seek
+        self._gap_at: tuple[int, float] | None = None
+        #: offsets found missing from the log and gone past
+        self.gaps = 0
 
     def handle(self, offset: int, key: bytes | None, value: bytes | None, now: float) -> bool:
         """Process one message; True when a checkpoint is due (call ``save``)."""
@@ -116,8 +124,34 @@ class PartitionProcessor:
     async def process(self, offset: int, key: bytes | None, value: bytes | None) -> None:
         """``handle`` + ``save`` when due: the one-message-at-a-time source."""
         now = self.clock()
+        if offset > self.state.offset + 1 and self.seek is not None and not await self._gap(offset, now):
+            return
         if self.handle(offset, key, value, now):
             await self.save(now)
+
+    async def _gap(self, offset: int, now: float) -> bool:
+        """A message past the next offset: go back for the ones between (True: process it anyway).
+
+        After a quick succession of rebalances the source may hand over messages fetched before
+        the partition was restored to an older checkpoint; applying them would skip the events in
+        between for good. So the processor seeks back to the offset after its state's and drops
+        what comes until that offset arrives. If it does not come within ``GAP_PATIENCE`` seconds
+        the offsets are not in the log (retention, compaction, transaction markers): go on.
+        """
+        expected = self.state.offset + 1
+        if self._gap_at is None or self._gap_at[0] != expected:
+            log.warning("%s/%d: offset %d arrived, %d expected: seeking back", self.signal.topic, self.partition,
+                        offset, expected)
+            self._gap_at = (expected, now)
+            await self.seek(self.partition, expected)  # type: ignore[misc]
+            return False
+        if now - self._gap_at[1] < GAP_PATIENCE:
+            return False  # fetched before the seek: it comes again, in order
+        log.warning("%s/%d: offsets %d-%d are not in the log; going on", self.signal.topic, self.partition,
+                    expected, offset - 1)
+        self.gaps += 1
+        self._gap_at = None
+        return True
 
 
 def _tombstone() -> EventError:
@@ -128,7 +162,8 @@ async def open_partition(signal: Signal, partition: int, dedupe: DedupeStore, ou
                          every: int, interval: float, flush: Callable[[], Any],
                          clock: Callable[[], float] = time.time,
                          observe: Callable[[float], None] | None = None,
-                         generation: int = 0) -> PartitionProcessor:
+                         generation: int = 0,
+                         seek: Callable[[int, int], Awaitable[None]] | None = None) -> PartitionProcessor:
     """Restore a partition, open a new epoch and make it durable before anything else is written.
 
     ``generation`` is the consumer group's generation of the assignment (the epoch's floor).
@@ -142,4 +177,4 @@ async def open_partition(signal: Signal, partition: int, dedupe: DedupeStore, ou
     log.info("%s/%d restored at offset %d, epoch %d, in %.2f s", signal.topic, partition, state.offset,
              lineage.epoch, time.perf_counter() - started)
     return PartitionProcessor(signal, partition, state, lineage, kv, dedupe, outbox,
-                              Checkpoint(every, interval, clock()), clock, observe)
+                              Checkpoint(every, interval, clock()), clock, observe, seek)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..avro_codec import AvroCodec
@@ -26,7 +26,8 @@ class SignalRunner:
     def __init__(self, signal: Signal, deadletters: Any, worker: str, codecs: tuple[AvroCodec, ...],
                  every: int, interval: float, flush: Callable[[], Any],
                  observe: Callable[[float], None] | None = None, clock: Callable[[], float] = time.time,
-                 generation: Callable[[], int] = lambda: 0) -> None:
+                 generation: Callable[[], int] = lambda: 0,
+                 seek: Callable[[int, int], Awaitable[None]] | None = None) -> None:
         self.signal = signal
         self.deadletters = deadletters
         self.worker = worker
@@ -38,6 +39,8 @@ class SignalRunner:
         self.clock = clock
         #: the consumer group's current generation (the floor of a new epoch)
         self.generation = generation
+        #: (partition, offset) -> seek the signal's source topic there
+        self.seek = seek
         self.processors: dict[int, PartitionProcessor] = {}
         self._dedupe: dict[int, DedupeStore] = {}
         self._opening: dict[int, asyncio.Lock] = {}
@@ -65,7 +68,7 @@ class SignalRunner:
             outbox = Outbox(self.deadletters, self.worker, self.codecs, self.signal.targets)
             proc = await open_partition(self.signal, partition, self.dedupe(partition), outbox, self.every,
                                         self.interval, self.flush, self.clock, self.observe,
-                                        self.generation())
+                                        self.generation(), self.seek)
             self.processors[partition] = proc
             self.restore_seconds[partition] = time.perf_counter() - started
             return proc

@@ -483,3 +483,56 @@ def test_seeding_duplicates_and_replays(registry: DistrictRegistry, tmp_path: Pa
         assert part.accounts == {45: Counter({"SEEDED": 2, "NOT_SEEDED": 0})}
 
     run(test)
+
+
+# --- offsets that skip ahead -------------------------------------------------------------------------
+
+
+def test_a_message_past_the_next_offset_seeks_back_and_is_applied_in_order(registry: DistrictRegistry,
+                                                                            tmp_path: Path) -> None:
+    """Messages fetched before a restore to an older checkpoint must not make the events between vanish."""
+    part = Partition(registry, tmp_path)
+    recs = [payment(f"g{i}", T0) for i in range(12)]
+
+    async def test() -> None:
+        proc = await part.open()
+        seeks: list[tuple[int, int]] = []
+
+        async def seek(partition: int, offset: int) -> None:
+            seeks.append((partition, offset))
+
+        proc.seek = seek
+        for i in range(5):
+            await proc.process(i, None, part.value(recs[i]))
+        await proc.process(9, None, part.value(recs[9]))  # 5-8 were never applied here
+        await proc.process(10, None, part.value(recs[10]))  # still from before the seek: dropped
+        assert seeks == [(0, 5)] and proc.state.offset == 4
+        for i in range(5, 12):  # the source delivers again from 5
+            await proc.process(i, None, part.value(recs[i]))
+        assert proc.state.offset == 11 and proc.state.outcomes["accepted"] == 12 and proc.gaps == 0
+
+    run(test)
+
+
+def test_offsets_missing_from_the_log_are_gone_past_after_the_patience(registry: DistrictRegistry,
+                                                                       tmp_path: Path) -> None:
+    from streams.processor.loop import GAP_PATIENCE
+
+    part = Partition(registry, tmp_path)
+
+    async def test() -> None:
+        proc = await part.open()
+        seeks: list[int] = []
+
+        async def seek(partition: int, offset: int) -> None:
+            seeks.append(offset)
+
+        proc.seek = seek
+        await proc.process(0, None, part.value(payment("m0", T0)))
+        await proc.process(7, None, part.value(payment("m7", T0)))  # 1-6: say, retention or transaction markers
+        assert seeks == [1] and proc.state.offset == 0
+        part.clock.t += GAP_PATIENCE + 1
+        await proc.process(7, None, part.value(payment("m7", T0)))  # the seek brought 7 again: nothing at 1-6
+        assert proc.state.offset == 7 and proc.gaps == 1 and proc.state.outcomes["accepted"] == 2
+
+    run(test)

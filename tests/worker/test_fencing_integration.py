@@ -3,14 +3,13 @@
 Worker A is SIGSTOPped mid-stream while it owns partitions, with events fetched but not yet
 checkpointed. The group expels it after the session timeout; B takes every partition, rebuilds
 them from A's last checkpoints and goes on. Then A gets SIGCONT: until it notices the rebalance
-it may still process its fetched batch and write checkpoint deltas for partitions it no longer
-owns, into the changelog B writes too (README "Limits": changelog writes are not fenced by the
-consumer generation). Whatever A does, no event may be lost or counted twice:
+it may still process its fetched batch and write checkpoints for partitions it no longer owns.
+They go under A's old epoch (streams/processor/store.py): they cannot overwrite B's keys, are
+not chained onto B's, and A's later id blocks are ignored. Whatever A does, no event may be
+lost or counted twice:
 
 * once things settled, a fresh worker restoring from the checkpoints alone gives the truth;
 * if A goes on running, the live workers together give the truth once the stream is drained.
-
-Kept in its own module: it exercises a limit the README lists as untested.
 """
 
 from __future__ import annotations

@@ -103,12 +103,18 @@ def build(directory: Path, rate: int, marks_h: list[float]) -> dict[float, dict[
                  "changelog_bytes": kv.live_bytes(), "written_bytes": kv.written_bytes(),
                  "checkpoints": proc.checkpoint.saved, "ids": rate * seconds}
         close(proc, kv)
+        stats["dedupe_disk_bytes"] = _du(directory / "live" / "dedupe")
+        stats["dedupe_bytes_per_id"] = stats["dedupe_disk_bytes"] / max(1, stats["ids"])
         snap = directory / f"h{mark:g}"
         shutil.copytree(directory / "live", snap)
         out[mark] = stats
         proc, kv = local_processor(directory / "live", clock)
     close(proc, kv)
     return out
+
+
+def _du(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
 def _save(proc: Any) -> None:
@@ -211,7 +217,8 @@ def run(profile: Any = None, rates: list[int] | None = None, hours: list[float] 
                 new = measure(root / f"r{rate}" / f"h{mark:g}", new_node=True)
                 r = {**stats, "same_node": same, "new_node": new}
                 results.append(r)
-                rows.append((f"{mark:g} h", rate, stats["ids"] * PARTITIONS, stats["other_keys"],
+                rows.append((f"{mark:g} h", rate, stats["ids"] * PARTITIONS, f"{stats['dedupe_bytes_per_id']:.1f} B",
+                             stats["other_keys"],
                              f"{stats['changelog_bytes'] * PARTITIONS / 2**20:,.1f} MB",
                              f"{stats['written_bytes'] * PARTITIONS / 2**20:,.1f} MB",
                              f"{same['ready_seconds']:.2f} s", f"{same['seconds']:.2f} s",
@@ -228,7 +235,7 @@ def run(profile: Any = None, rates: list[int] | None = None, hours: list[float] 
                              [(k, f"{lv[k]['seconds']:.1f} s", f"{lv[k]['peak_rss_bytes'] / 2**20:,.0f} MB",
                                int(lv[k]["counted"])) for k in ("same_node", "new_node")])
     table = print_table("restore of a worker owning 8 partitions (synthetic time, checkpoint per second)",
-                        ["uptime", "ev/s/part", "ids", "keys/part (not ids)", "changelog", "written",
+                        ["uptime", "ev/s/part", "ids", "on disk per id", "keys/part (not ids)", "changelog", "written",
                          "same node: ready", "of which restore", "peak RSS", "new node: restore", "peak RSS"], rows)
     bars = []
     for rate in rates:

@@ -58,6 +58,11 @@ def install_recovery(app: faust.App, rt: Runtime, accounts_table: Any, watch_tab
             await asyncio.sleep(0.2 * (attempt + 1))
         else:
             log.error("could not rewind offsets to the restored checkpoints: %s", offsets)
+        for tp, offset in offsets.items():
+            # Faust then seeks to the committed offsets, but aiokafka's seek_to_committed skips a
+            # committed 0 (``if offset and offset > 0``): a partition restored with no checkpoint
+            # would go on from where its previous owner's consumer was. Seek there ourselves.
+            await app.consumer.seek(tp, offset)
         rt.rebalances += 1
         log.info("restored %d partitions; rewound to %s", len(offsets),
                  {f"{tp.topic}/{tp.partition}": o for tp, o in offsets.items()})

@@ -1,6 +1,7 @@
 """The partition-processor loop every signal runs on.
 
-Per message: skip it if the restored state already covers its offset; decode; run the
+Per message: decode it (one at an offset the state has passed is deduplicated by id like any
+other: a replay is a duplicate, an offset a broker gave away again is a new event); run the
 domain checks; refuse it as ``too_old`` if its day has left the deduplication horizon (judged
 by this worker's clock, per event: no other bank's events move it); count it as a duplicate if
 its (bank_code, event_id) was applied within the horizon; otherwise apply it. A refusal is
@@ -64,12 +65,18 @@ class PartitionProcessor:
         self._gap_at: tuple[int, float] | None = None
         #: offsets found missing from the log and gone past
         self.gaps = 0
+        #: messages at offsets the state had already passed (deduplicated by id like any other)
+        self.passed_offsets = 0
 
     def handle(self, offset: int, key: bytes | None, value: bytes | None, now: float) -> bool:
         """Process one message; True when a checkpoint is due (call ``save``)."""
         state = self.state
-        if offset <= state.offset:
-            return False  # already part of the restored state
+        passed = offset <= state.offset
+        if passed:
+            # an offset this state has gone past: Kafka replaying what the checkpoint covers (the
+            # same events: duplicates by id), or a broker that lost its log's tail and gave its
+            # offsets to new events (they count). Deduplication decides, not the offset.
+            self.passed_offsets += 1
         try:
             if value is None:
                 raise _tombstone()
@@ -100,7 +107,8 @@ class PartitionProcessor:
             state.outcomes[REJECTED] += 1
             state.deadletters[exc.code] += 1
             self.outbox.add(exc, key, value, self.signal.topic, self.partition, offset)
-        state.offset = offset
+        if not passed:
+            state.offset = offset
         ck = self.checkpoint
         ck.since += 1
         return ck.due(now) or self.outbox.full

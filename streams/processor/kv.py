@@ -45,7 +45,29 @@ def _scan(db: Rdict, prefix: bytes, values: bool) -> Iterator[Any]:
         yield item
 
 
-class FaustTableKV:
+class _RocksReads:
+    """Reads and scans over ``self._db`` (a rocksdict ``Rdict``), and the bytes written so far."""
+
+    written = 0
+
+    @property
+    def _db(self) -> Rdict:
+        raise NotImplementedError
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._db.get(key)
+
+    def scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        return _scan(self._db, prefix, True)
+
+    def scan_keys(self, prefix: bytes) -> Iterator[bytes]:
+        return _scan(self._db, prefix, False)
+
+    def written_bytes(self) -> int:
+        return self.written
+
+
+class FaustTableKV(_RocksReads):
     """Partition ``partition`` of a Faust table (bytes -> bytes, raw serializers)."""
 
     def __init__(self, table: Any, partition: int) -> None:
@@ -57,9 +79,6 @@ class FaustTableKV:
     def _db(self) -> Rdict:
         return self.table.data._db_for_partition(self.partition)
 
-    def get(self, key: bytes) -> bytes | None:
-        return self._db.get(key)
-
     def put(self, key: bytes, value: bytes) -> None:
         self._db.put(key, value)
         self.table.send_changelog(self.partition, key, value, key_serializer="raw", value_serializer="raw")
@@ -70,28 +89,20 @@ class FaustTableKV:
         self.table.send_changelog(self.partition, key, None, key_serializer="raw", value_serializer="raw")
         self.written += len(key)
 
-    def scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
-        return _scan(self._db, prefix, True)
 
-    def scan_keys(self, prefix: bytes) -> Iterator[bytes]:
-        return _scan(self._db, prefix, False)
-
-    def written_bytes(self) -> int:
-        return self.written
-
-
-class RocksKV:
+class RocksKV(_RocksReads):
     """A plain local RocksDB with the same interface (no changelog)."""
 
     def __init__(self, path: Path) -> None:
         opts = Options(raw_mode=True)
         opts.create_if_missing(True)
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = Rdict(str(path), opts)
+        self._rdict = Rdict(str(path), opts)
         self.written = 0
 
-    def get(self, key: bytes) -> bytes | None:
-        return self._db.get(key)
+    @property
+    def _db(self) -> Rdict:
+        return self._rdict
 
     def put(self, key: bytes, value: bytes) -> None:
         self._db.put(key, value)
@@ -100,15 +111,6 @@ class RocksKV:
     def delete(self, key: bytes) -> None:
         self._db.delete(key)
         self.written += len(key)
-
-    def scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
-        return _scan(self._db, prefix, True)
-
-    def scan_keys(self, prefix: bytes) -> Iterator[bytes]:
-        return _scan(self._db, prefix, False)
-
-    def written_bytes(self) -> int:
-        return self.written
 
     def live_bytes(self) -> int:
         """Keys + values held now: what a compacted changelog of this store would keep."""

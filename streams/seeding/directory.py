@@ -74,19 +74,6 @@ class DirectoryPartitionState(StateBase):
         key, value, partition = self.release(rec)
         self.emit(RELEASES, key, value, partition)
 
-    def snapshot(self) -> dict[str, Any]:
-        return self.base_counters()
-
-    delta = snapshot
-
-    def checkpointed(self) -> None:
-        pass
-
-    def load(self, snapshot: dict[str, Any], deltas: list[dict[str, Any]]) -> None:
-        c = deltas[-1] if deltas else snapshot
-        if c:
-            self.load_base(c)
-
 
 class ReleasePartitionState(StateBase):
     """Applies releases to the seeding accounts of the same partition (the same ``kv``)."""
@@ -109,16 +96,3 @@ class ReleasePartitionState(StateBase):
                 self.accounts.setdefault(lgd, Counter())[status] -= 1
                 return "accepted"
         return "late"  # nothing to release here: the account moved on, or came back with a newer event
-
-    def snapshot(self) -> dict[str, Any]:
-        return self.base_counters()
-
-    delta = snapshot
-
-    def checkpointed(self) -> None:
-        pass
-
-    def load(self, snapshot: dict[str, Any], deltas: list[dict[str, Any]]) -> None:
-        c = deltas[-1] if deltas else snapshot
-        if c:
-            self.load_base(c)

@@ -107,16 +107,9 @@ class SeedingPartitionState(StateBase):
         c["last"] = {str(k): v for k, v in self.last_event_ms.items()}
         return c
 
-    delta = snapshot
-
-    def checkpointed(self) -> None:
-        pass
-
-    def load(self, snapshot: dict[str, Any], deltas: list[dict[str, Any]]) -> None:
-        c = deltas[-1] if deltas else snapshot
-        if c:
-            self.load_base(c)
-            self.last_event_ms = {int(k): v for k, v in c["last"].items()}
+    def load_base(self, c: dict[str, Any]) -> None:
+        super().load_base(c)
+        self.last_event_ms = {int(k): v for k, v in c["last"].items()}
 
 
 def count_account(accounts: dict[int, Counter[str]], key: bytes, value: bytes) -> None:

@@ -43,13 +43,13 @@ class _Owned:
     def __init__(self, states: dict[int, Any]) -> None:
         self.processors = {p: _Proc(st) for p, st in states.items()}
         self.signal = type("S", (), {"topic": "payments"})()
-        self.restore_seconds: dict[int, float] = {}
 
 
 class _Proc:
     def __init__(self, state: Any) -> None:
         self.state = state
         self.checkpoint = type("C", (), {"saved": 0})()
+        self.restored_in = 0.0
 
 
 def _best(fn: Callable[[], Any], repeat: int = 3) -> float:

@@ -154,8 +154,8 @@ class IndexCollector(Collector):
             topic = runner.signal.topic
             assigned.add_metric([topic], len(runner.processors))
             ckpt.add_metric([topic], rt.checkpoints(name))
-            for p in sorted(runner.processors):
-                restore.add_metric([topic, str(p)], runner.restore_seconds.get(p, 0.0))
+            for p, proc in sorted(runner.processors.items()):
+                restore.add_metric([topic, str(p)], proc.restored_in)
         reb = CounterMetricFamily("digindex_rebalances", "Partition assignments this worker went through")
         reb.add_metric([], rt.rebalances)
         info = GaugeMetricFamily("digindex_worker_info", "One per running worker", labels=["worker", "version"])

@@ -109,15 +109,10 @@ class DedupeStore:
 
     def load(self, digests: Iterable[bytes], day: int) -> int:
         """Store ids of ``day`` (catching up from the changelog's id blocks); returns how many."""
-        wb = WriteBatch(raw_mode=True)
-        value = _DAY.pack(day)
-        n = 0
-        for digest in digests:
-            wb.put(digest, value)
-            n += 1
-        if n:
-            self._db.write(wb)
-        return n
+        bulk = self.bulk()
+        bulk.add(b"".join(digests), day)
+        bulk.flush()
+        return bulk.loaded
 
     def bulk(self) -> BulkLoad:
         """A loader for many ids at once (a new node rebuilding from the changelog's id blocks)."""

@@ -67,6 +67,8 @@ class PartitionProcessor:
         self.gaps = 0
         #: messages at offsets the state had already passed (deduplicated by id like any other)
         self.passed_offsets = 0
+        #: seconds its restore took (snapshot, deltas, dedupe catch-up, new epoch made durable)
+        self.restored_in = 0.0
 
     def handle(self, offset: int, key: bytes | None, value: bytes | None, now: float) -> bool:
         """Process one message; True when a checkpoint is due (call ``save``)."""
@@ -126,7 +128,7 @@ class PartitionProcessor:
 
     async def save_if_idle(self, now: float) -> None:
         """Checkpoint what an idle partition holds once its interval has passed (the timer's job)."""
-        if self.checkpoint.since and now - self.checkpoint.last_saved >= self.checkpoint.interval:
+        if self.checkpoint.due(now):
             await self.save(now)
 
     async def process(self, offset: int, key: bytes | None, value: bytes | None) -> None:
@@ -182,7 +184,9 @@ async def open_partition(signal: Signal, partition: int, dedupe: DedupeStore, ou
     signal.store.start_epoch(kv, state, lineage, dedupe, generation)
     await outbox.send(lineage.outbox)  # the restored checkpoint's letters may never have left
     await flush()
-    log.info("%s/%d restored at offset %d, epoch %d, in %.2f s", signal.topic, partition, state.offset,
-             lineage.epoch, time.perf_counter() - started)
-    return PartitionProcessor(signal, partition, state, lineage, kv, dedupe, outbox,
+    proc = PartitionProcessor(signal, partition, state, lineage, kv, dedupe, outbox,
                               Checkpoint(every, interval, clock()), clock, observe, seek)
+    proc.restored_in = time.perf_counter() - started
+    log.info("%s/%d restored at offset %d, epoch %d, in %.2f s", signal.topic, partition, state.offset,
+             lineage.epoch, proc.restored_in)
+    return proc

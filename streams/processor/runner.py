@@ -44,8 +44,6 @@ class SignalRunner:
         self.processors: dict[int, PartitionProcessor] = {}
         self._dedupe: dict[int, DedupeStore] = {}
         self._opening: dict[int, asyncio.Lock] = {}
-        #: seconds the last restore of each partition took
-        self.restore_seconds: dict[int, float] = {}
 
     def dedupe(self, partition: int) -> DedupeStore:
         store = self._dedupe.get(partition)
@@ -64,13 +62,11 @@ class SignalRunner:
             proc = self.processors.get(partition)
             if proc is not None:
                 return proc
-            started = time.perf_counter()
             outbox = Outbox(self.deadletters, self.worker, self.codecs, self.signal.targets)
             proc = await open_partition(self.signal, partition, self.dedupe(partition), outbox, self.every,
                                         self.interval, self.flush, self.clock, self.observe,
                                         self.generation(), self.seek)
             self.processors[partition] = proc
-            self.restore_seconds[partition] = time.perf_counter() - started
             return proc
 
     def revoke(self) -> None:

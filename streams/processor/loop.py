@@ -10,7 +10,8 @@ the outbox is full) the state, the ids added and the outbox are written in one c
 the dead letters are sent.
 
 ``handle`` is synchronous (one event, no await) and ``save`` the only await, so a source can
-hand the processor one Faust event at a time or a whole fetched batch.
+hand the processor one Faust event at a time (``process``) or a whole fetched batch
+(``streams.processor.batch``, the worker's path).
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ class PartitionProcessor:
                  dedupe: DedupeStore, outbox: Outbox, checkpoint: Checkpoint,
                  clock: Callable[[], float] = time.time,
                  observe: Callable[[float], None] | None = None,
-                 seek: Callable[[int, int], Awaitable[None]] | None = None) -> None:
+                 seek: Callable[[int, int], Awaitable[None]] | None = None,
+                 commit: Callable[[int, int], Awaitable[None]] | None = None) -> None:
         self.signal = signal
         self.partition = partition
         self.state = state
@@ -62,6 +64,8 @@ class PartitionProcessor:
         self._saving = asyncio.Lock()  # the agent and the idle timer may both want to save
         #: (partition, offset) -> seek the source there (None: a source that never skips, e.g. a test)
         self.seek = seek
+        #: (partition, next offset) -> commit the source's consumed offset after a checkpoint
+        self.commit = commit
         self._gap_at: tuple[int, float] | None = None
         #: offsets found missing from the log and gone past
         self.gaps = 0
@@ -125,6 +129,8 @@ class PartitionProcessor:
             self.signal.store.save(self.kv, self.state, self.lineage, self.dedupe, letters)
             self.checkpoint.done(self.clock() if now is None else now)
             await self.outbox.send(letters)
+            if self.commit is not None:
+                await self.commit(self.partition, self.state.offset + 1)
 
     async def save_if_idle(self, now: float) -> None:
         """Checkpoint what an idle partition holds once its interval has passed (the timer's job)."""
@@ -134,12 +140,12 @@ class PartitionProcessor:
     async def process(self, offset: int, key: bytes | None, value: bytes | None) -> None:
         """``handle`` + ``save`` when due: the one-message-at-a-time source."""
         now = self.clock()
-        if offset > self.state.offset + 1 and self.seek is not None and not await self._gap(offset, now):
+        if offset > self.state.offset + 1 and self.seek is not None and not await self.gap(offset, now):
             return
         if self.handle(offset, key, value, now):
             await self.save(now)
 
-    async def _gap(self, offset: int, now: float) -> bool:
+    async def gap(self, offset: int, now: float) -> bool:
         """A message past the next offset: go back for the ones between (True: process it anyway).
 
         After a quick succession of rebalances the source may hand over messages fetched before
@@ -173,7 +179,8 @@ async def open_partition(signal: Signal, partition: int, dedupe: DedupeStore, ou
                          clock: Callable[[], float] = time.time,
                          observe: Callable[[float], None] | None = None,
                          generation: int = 0,
-                         seek: Callable[[int, int], Awaitable[None]] | None = None) -> PartitionProcessor:
+                         seek: Callable[[int, int], Awaitable[None]] | None = None,
+                         commit: Callable[[int, int], Awaitable[None]] | None = None) -> PartitionProcessor:
     """Restore a partition, open a new epoch and make it durable before anything else is written.
 
     ``generation`` is the consumer group's generation of the assignment (the epoch's floor).
@@ -185,7 +192,7 @@ async def open_partition(signal: Signal, partition: int, dedupe: DedupeStore, ou
     await outbox.send(lineage.outbox)  # the restored checkpoint's letters may never have left
     await flush()
     proc = PartitionProcessor(signal, partition, state, lineage, kv, dedupe, outbox,
-                              Checkpoint(every, interval, clock()), clock, observe, seek)
+                              Checkpoint(every, interval, clock()), clock, observe, seek, commit)
     proc.restored_in = time.perf_counter() - started
     log.info("%s/%d restored at offset %d, epoch %d, in %.2f s", signal.topic, partition, state.offset,
              lineage.epoch, proc.restored_in)

@@ -27,7 +27,8 @@ class SignalRunner:
                  every: int, interval: float, flush: Callable[[], Any],
                  observe: Callable[[float], None] | None = None, clock: Callable[[], float] = time.time,
                  generation: Callable[[], int] = lambda: 0,
-                 seek: Callable[[int, int], Awaitable[None]] | None = None) -> None:
+                 seek: Callable[[int, int], Awaitable[None]] | None = None,
+                 commit: Callable[[int, int], Awaitable[None]] | None = None) -> None:
         self.signal = signal
         self.deadletters = deadletters
         self.worker = worker
@@ -41,6 +42,8 @@ class SignalRunner:
         self.generation = generation
         #: (partition, offset) -> seek the signal's source topic there
         self.seek = seek
+        #: (partition, offset) -> commit it as the source topic's consumed offset
+        self.commit = commit
         self.processors: dict[int, PartitionProcessor] = {}
         self._dedupe: dict[int, DedupeStore] = {}
         self._opening: dict[int, asyncio.Lock] = {}
@@ -65,7 +68,7 @@ class SignalRunner:
             outbox = Outbox(self.deadletters, self.worker, self.codecs, self.signal.targets)
             proc = await open_partition(self.signal, partition, self.dedupe(partition), outbox, self.every,
                                         self.interval, self.flush, self.clock, self.observe,
-                                        self.generation(), self.seek)
+                                        self.generation(), self.seek, self.commit)
             self.processors[partition] = proc
             return proc
 

@@ -251,7 +251,8 @@ def time_workers(workers: Sequence[WorkerProcess], topic: str, n: int, partition
     """Poll every worker's /metrics until ``sum(digindex_events_total{topic})`` reaches ``n``.
 
     Ready: every worker owns at least one partition of ``topic`` and together they own all
-    ``partitions`` (the workers report ``digindex_assigned_partitions`` only after recovery).
+    ``partitions`` of it and of every other signal's topic (the workers report
+    ``digindex_assigned_partitions`` only after recovery).
 
     A scrape is not free for the worker (it renders every district x bank x window series,
     ~20-40 ms of its event loop), so polling adapts: every ``fine`` seconds until ready, then at
@@ -280,7 +281,13 @@ def time_workers(workers: Sequence[WorkerProcess], topic: str, n: int, partition
             on_poll(now, count)
         if t_ready is None:
             owned = [total(s, "digindex_assigned_partitions", topic=topic) for s in snaps]
-            if all(o > 0 for o in owned) and sum(owned) >= partitions:
+            # every signal's partitions restored, not only ``topic``'s: the others' restores
+            # (their dedupe stores opened) would otherwise fall into the timed window
+            others = {lab["topic"] for s in snaps for n, lab, _ in s
+                      if n == "digindex_assigned_partitions" and lab.get("topic") not in (None, topic)}
+            if all(o > 0 for o in owned) and sum(owned) >= partitions and all(
+                    sum(total(s, "digindex_assigned_partitions", topic=t) for s in snaps) >= partitions
+                    for t in others):
                 t_ready, counted_at_ready = now, count
                 cpu_ready = sum(cpu_seconds(w.pid) for w in workers)
                 if on_ready is not None:

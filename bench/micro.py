@@ -100,7 +100,7 @@ def run(profile: Any = None, events: int | None = None) -> dict[str, Any]:
         ("Avro decode (AvroCodec.decode)", lambda: [decode(v) for v in values]),
         ("domain checks (check_event)", lambda: [check_event(r, rt.registry, now, 300_000) for r in decoded]),
         ("state update (PaymentPartitionState.apply: windows, counters)", applying),
-        ("delay histogram (Histogram.observe)", lambda: [observe(0.1) for _ in range(events)]),
+        ("delay histogram (DelayHistogram observe)", lambda: [observe(0.1) for _ in range(events)]),
         ("agent body: all of the above + clock + checkpoints", agent_body),
     ]
     rows, out = [], {}

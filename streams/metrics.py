@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator
-from typing import Any
 
-from prometheus_client import CollectorRegistry, Histogram, ProcessCollector
+from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from . import __version__
 from .config import Settings
+from .delay import DelayHistogram
 from .errors import EventError
 from .payments.rolling import STATUSES, count, value
 from .payments.state import PaymentPartitionState
@@ -165,11 +165,12 @@ class IndexCollector(Collector):
 
 
 def build_registry(rt: Runtime, highwater: Callable[[str, int], int | None] | None = None
-                   ) -> tuple[CollectorRegistry, Any]:
+                   ) -> tuple[CollectorRegistry, DelayHistogram]:
     """A fresh registry with the index collector, process metrics and the delay histogram."""
     registry = CollectorRegistry(auto_describe=True)
     registry.register(IndexCollector(rt, highwater))
     ProcessCollector(namespace="digindex", registry=registry)
-    delay = Histogram("digindex_event_delay_seconds", "Processing time minus the event's occurred_at",
-                      ["topic"], buckets=DELAY_BUCKETS, registry=registry)
+    delay = DelayHistogram("digindex_event_delay_seconds", "Processing time minus the event's occurred_at",
+                           DELAY_BUCKETS)
+    registry.register(delay)
     return registry, delay

@@ -65,26 +65,27 @@ class BatchSource:
         self.batches += 1
         self.records += len(records)
         processors = runner.processors
-        handle = proc.handle
-        clock = proc.clock
-        now = clock()
-        since_yield = 0
-        for record in records:
-            offset = record.offset
-            if offset > proc.state.offset + 1 and proc.seek is not None:
-                if not await proc.gap(offset, now):
-                    return  # sought back: the rest of this batch comes again, in order
-                if not (still_ours() and processors.get(partition) is proc):
-                    return
-            if handle(offset, record.key, record.value, now):
+
+        def current() -> bool:
+            return still_ours() and processors.get(partition) is proc
+
+        n = len(records)
+        now = proc.clock()
+        if not n:
+            return
+        first = records[0].offset
+        # a batch that starts past the next offset (fetched before a restore to an older
+        # checkpoint): go back for the ones between; gaps inside one fetch are the log's own
+        if first > proc.state.offset + 1 and proc.seek is not None and (
+                not await proc.gap(first, now) or not current()):
+            return  # sought back: this batch comes again, in order
+        i = 0
+        while i < n:
+            i, due = proc.handle_batch(records, i, min(n, i + YIELD_EVERY), now)
+            if due:
                 await proc.save(now)
-                if not (still_ours() and processors.get(partition) is proc):
-                    return  # revoked meanwhile: the next owner replays from the checkpoint
-                now = clock()
-            since_yield += 1
-            if since_yield >= YIELD_EVERY:
-                since_yield = 0
-                await asyncio.sleep(0)
-                if not (still_ours() and processors.get(partition) is proc):
-                    return
-                now = clock()
+            elif i < n:
+                await asyncio.sleep(0)  # let the web server and timers in between chunks
+            if not current():
+                return  # revoked meanwhile: the next owner replays from the checkpoint
+            now = proc.clock()

@@ -19,8 +19,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, NamedTuple
 
 from ..errors import EventError, MalformedEvent, TooOld
 from .checkpoint import Checkpoint
@@ -30,13 +30,21 @@ from .outbox import Outbox
 from .signal import PartitionState, Signal
 from .store import Lineage
 
-__all__ = ["DUPLICATE", "REJECTED", "PartitionProcessor", "open_partition"]
+__all__ = ["DUPLICATE", "REJECTED", "Message", "PartitionProcessor", "open_partition"]
 
 log = logging.getLogger(__name__)
 
 DUPLICATE, REJECTED = "duplicate", "rejected"
 #: Seconds a processor waits for the offsets it sought back to before it accepts they are gone.
 GAP_PATIENCE = 10.0
+
+
+class Message(NamedTuple):
+    """One source message, as ``handle_batch`` reads it."""
+
+    offset: int
+    key: bytes | None
+    value: bytes | None
 
 
 class PartitionProcessor:
@@ -76,48 +84,83 @@ class PartitionProcessor:
 
     def handle(self, offset: int, key: bytes | None, value: bytes | None, now: float) -> bool:
         """Process one message; True when a checkpoint is due (call ``save``)."""
-        state = self.state
-        passed = offset <= state.offset
-        if passed:
-            # an offset this state has gone past: Kafka replaying what the checkpoint covers (the
-            # same events: duplicates by id), or a broker that lost its log's tail and gave its
-            # offsets to new events (they count). Deduplication decides, not the offset.
-            self.passed_offsets += 1
-        try:
-            if value is None:
-                raise _tombstone()
-            record = self._decode(value)
-            now_ms = int(now * 1000)
-            state.check(record, now_ms)
-            ts = record["occurred_at"]
-            day = ts // DAY_MS
-            frontier = max(self.lineage.frontier_day, day_of(now_ms - self._horizon_ms))
-            if day < frontier:
-                raise TooOld(f"occurred_at is older than the deduplication horizon "
-                             f"({self._horizon_ms // 3_600_000} h, whole days, before this worker's clock)",
-                             "occurred_at")
-            digest = id_digest(record["bank_code"], record["event_id"])
-            if self.dedupe.seen(digest):
+        return self.handle_batch((Message(offset, key, value),), 0, 1, now)[1]
+
+    def handle_batch(self, records: Sequence[Any], start: int, end: int, now: float) -> tuple[int, bool]:
+        """Process ``records[start:end]`` (in offset order) until a checkpoint is due.
+
+        Returns the index after the last record processed and whether a checkpoint is due (then
+        call ``save`` before the rest). Two passes over the chunk: decode and check every record,
+        then one multi-get of their ids in the dedupe store, then apply in order (an id twice in
+        the chunk is caught by the pending ids, which the second pass fills as it goes). A record
+        needs ``offset``, ``key`` and ``value`` (aiokafka's ``ConsumerRecord`` has them).
+        """
+        state, ck, dedupe, outbox = self.state, self.checkpoint, self.dedupe, self.outbox
+        stop = min(end, start + max(1, ck.every - ck.since))
+        now_ms = int(now * 1000)
+        frontier = max(self.lineage.frontier_day, day_of(now_ms - self._horizon_ms))
+        decode, check = self._decode, state.check
+        items: list[Any] = []  # per record: its decoded dict, or the EventError refusing it
+        digests: list[bytes] = []
+        for j in range(start, stop):
+            value = records[j].value
+            try:
+                if value is None:
+                    raise _tombstone()
+                record = decode(value)
+                check(record, now_ms)
+                if record["occurred_at"] // DAY_MS < frontier:
+                    raise self._too_old()
+            except EventError as exc:
+                items.append(exc)
+                continue
+            items.append(record)
+            digests.append(id_digest(record["bank_code"], record["event_id"]))
+        stored = dedupe.seen_many(digests)
+        pending, apply, outcomes, observe = dedupe.pending, state.apply, state.outcomes, self.observe
+        k = 0
+        for j in range(start, stop):
+            offset = records[j].offset
+            passed = offset <= state.offset
+            if passed:
+                # an offset this state has gone past: Kafka replaying what the checkpoint covers
+                # (the same events: duplicates by id), or a broker that lost its log's tail and
+                # gave its offsets to new events (they count). Deduplication decides, not the offset.
+                self.passed_offsets += 1
+            item = items[j - start]
+            if isinstance(item, EventError):
+                outcomes[REJECTED] += 1
+                state.deadletters[item.code] += 1
+                outbox.add(item, records[j].key, records[j].value, self.signal.topic, self.partition, offset)
+                if not passed:
+                    state.offset = offset
+                if outbox.full:
+                    ck.since += j + 1 - start
+                    return j + 1, True
+                continue
+            digest = digests[k]
+            if stored[k] or digest in pending:
                 outcome = DUPLICATE
             else:
-                self.dedupe.add(digest, day)
-                outcome = state.apply(record, offset, now_ms)
+                ts = item["occurred_at"]
+                pending[digest] = ts // DAY_MS
+                outcome = apply(item, offset, now_ms)
                 if state.emitted:
-                    for target, k, v, part in state.emitted:
-                        self.outbox.forward(target, k, v, part)
+                    for target, key, value, part in state.emitted:
+                        outbox.forward(target, key, value, part)
                     state.emitted.clear()
-                if self.observe is not None:
-                    self.observe(max(0.0, now - ts / 1000))
-            state.outcomes[outcome] += 1
-        except EventError as exc:
-            state.outcomes[REJECTED] += 1
-            state.deadletters[exc.code] += 1
-            self.outbox.add(exc, key, value, self.signal.topic, self.partition, offset)
-        if not passed:
-            state.offset = offset
-        ck = self.checkpoint
-        ck.since += 1
-        return ck.due(now) or self.outbox.full
+                if observe is not None:
+                    observe(max(0.0, now - ts / 1000))
+            k += 1
+            outcomes[outcome] += 1
+            if not passed:
+                state.offset = offset
+        ck.since += stop - start
+        return stop, ck.due(now) or outbox.full
+
+    def _too_old(self) -> TooOld:
+        return TooOld(f"occurred_at is older than the deduplication horizon ({self._horizon_ms // 3_600_000} h, "
+                      "whole days, before this worker's clock)", "occurred_at")
 
     async def save(self, now: float | None = None) -> None:
         """Write a checkpoint (after the previous one's dead letters are acknowledged), then send its own."""

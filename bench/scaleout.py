@@ -23,6 +23,7 @@ from .common import (
     FULL,
     LOGS,
     QUICK,
+    Bar,
     Profile,
     Timing,
     WorkerProcess,
@@ -72,8 +73,10 @@ def run(profile: Profile, runs: int | None = None, events: int | None = None) ->
                         ["workers", "events/s", "runs", "ratio"],
                         [(1, one, " / ".join(f"{x:,.0f}" for x in rates[1]), "1.00x"),
                          (2, two, " / ".join(f"{x:,.0f}" for x in rates[2]), f"{two / one:.2f}x")])
+    bar = Bar("scale-out: 2 workers / 1 worker", two / one, 1.6)
     return {"events": n, "runs": runs, "rates": {str(k): v for k, v in rates.items()}, "median_one": one,
-            "median_two": two, "ratio": two / one, "detail": detail, "table": table, "bars": [], "_bars": []}
+            "median_two": two, "ratio": two / one, "detail": detail, "table": table,
+            "bars": [bar.as_dict()], "_bars": [bar]}
 
 
 def main() -> None:

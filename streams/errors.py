@@ -14,6 +14,7 @@ __all__ = [
     "TooOld",
     "UnknownDistrict",
     "UnknownSchema",
+    "WrongPartition",
 ]
 
 
@@ -71,3 +72,14 @@ class InvalidBankCode(EventError):
     """
 
     code = "invalid_bank_code"
+
+
+class WrongPartition(EventError):
+    """A message whose key, or the partition it was written to, is not its record's.
+
+    Events are keyed by district (the seeding directory's by account) with Kafka's default
+    partitioner (murmur2), so a district lives in one partition: its windows, its dedupe ids and
+    its checkpoint. A message elsewhere would split them, so it is refused instead.
+    """
+
+    code = "wrong_partition"

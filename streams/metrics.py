@@ -133,6 +133,15 @@ class IndexCollector(Collector):
         for lgd in sorted(owned):
             target.add_metric([str(lgd), reg.get(lgd).name], s.target_for(lgd))
 
+        consumed = CounterMetricFamily("digindex_messages_consumed", "Messages taken from the topic: the sum of "
+                                       "digindex_events_total over its outcomes", labels=["topic"])
+        for _, runner in sorted(rt.runners.items()):  # every signal's topic, the internal ones included
+            topic = runner.signal.topic
+            states = [proc.state for proc in runner.processors.values()]
+            consumed.add_metric([topic], sum(st.consumed for st in states))
+            if topic not in outcomes:  # payments and seeding were added by partition_figures
+                outcomes[topic] = sum((st.outcomes for st in states), Counter())
+                dead[topic] = sum((st.deadletters for st in states), Counter())
         events = CounterMetricFamily("digindex_events", "Events by outcome", labels=["topic", "outcome"])
         for topic, c in outcomes.items():
             for outcome in ("accepted", "duplicate", "rejected", "late"):
@@ -161,7 +170,7 @@ class IndexCollector(Collector):
         info = GaugeMetricFamily("digindex_worker_info", "One per running worker", labels=["worker", "version"])
         info.add_metric([rt.worker_id, __version__], 1)
         yield from (share, vshare, wtx, tdr, btx, ptot, amt, seeding_ratio, accounts, target, last, bl,
-                    events, deadletters, lag, assigned, ckpt, restore, reb, info)
+                    events, consumed, deadletters, lag, assigned, ckpt, restore, reb, info)
 
 
 def build_registry(rt: Runtime, highwater: Callable[[str, int], int | None] | None = None

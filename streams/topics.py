@@ -13,15 +13,22 @@ import time
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.partitioner.default import murmur2
 
 from .config import Settings
 
-__all__ = ["district_key", "ensure_topics"]
+__all__ = ["default_partition", "district_key", "ensure_topics"]
 
 
 def district_key(district_lgd: int) -> bytes:
     """The message key for a district: its LGD code as ASCII digits."""
     return str(district_lgd).encode()
+
+
+def default_partition(key: bytes, partitions: list[int]) -> int:
+    """The partition Kafka's default partitioner picks for ``key`` among ``partitions``."""
+    ordered = sorted(partitions)
+    return ordered[(murmur2(key) & 0x7FFFFFFF) % len(ordered)]
 
 
 def ensure_topics(settings: Settings, timeout: float = 30.0) -> None:

@@ -11,6 +11,7 @@ from ..processor.kv import FaustTableKV
 from ..processor.signal import Signal
 from ..processor.store import CheckpointStore
 from ..registry import DistrictRegistry
+from ..topics import district_key
 from .state import PaymentPartitionState
 
 __all__ = ["declare"]
@@ -30,5 +31,6 @@ def declare(app: faust.App, settings: Settings, registry: DistrictRegistry, code
         make_state=lambda p, kv: PaymentPartitionState(p, registry, s.windows, s.max_future_skew),
         kv_for=lambda p: FaustTableKV(table, p),
         dedupe_dir=s.data_dir / "dedupe",
+        route=lambda record: district_key(record["district_lgd"]), partitions=s.topic_partitions,
     )
     return topic, signal

@@ -22,7 +22,8 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NamedTuple
 
-from ..errors import EventError, MalformedEvent, TooOld
+from ..errors import EventError, MalformedEvent, TooOld, WrongPartition
+from ..topics import default_partition
 from .checkpoint import Checkpoint
 from .dedupe import DAY_MS, DedupeStore, day_of, id_digest
 from .kv import PartitionKV
@@ -67,6 +68,10 @@ class PartitionProcessor:
         self.clock = clock
         self._decode = signal.codec.decode
         self._horizon_ms = signal.store.horizon_ms
+        self._route = signal.route
+        self._partitions = list(range(signal.partitions))
+        #: key -> its partition (district keys: a few hundred; account keys: bounded below)
+        self._partition_of: dict[bytes, int] = {}
         #: called with (processing time - occurred_at) of every applied event, in seconds
         self.observe = observe
         self._saving = asyncio.Lock()  # the agent and the idle timer may both want to save
@@ -99,7 +104,7 @@ class PartitionProcessor:
         stop = min(end, start + max(1, ck.every - ck.since))
         now_ms = int(now * 1000)
         frontier = max(self.lineage.frontier_day, day_of(now_ms - self._horizon_ms))
-        decode, check = self._decode, state.check
+        decode, check, route = self._decode, state.check, self._route
         items: list[Any] = []  # per record: its decoded dict, or the EventError refusing it
         digests: list[bytes] = []
         for j in range(start, stop):
@@ -111,8 +116,15 @@ class PartitionProcessor:
                 check(record, now_ms)
                 if record["occurred_at"] // DAY_MS < frontier:
                     raise self._too_old()
+                if route is not None:
+                    self._check_route(route(record), records[j].key)
             except EventError as exc:
                 items.append(exc)
+                continue
+            except Exception as exc:  # a bug met by hostile input: refuse the message, never lose it
+                log.error("%s/%d: offset %d could not be checked (%s)", self.signal.topic, self.partition,
+                          records[j].offset, type(exc).__name__)
+                items.append(MalformedEvent(f"the record could not be checked ({type(exc).__name__})"))
                 continue
             items.append(record)
             digests.append(id_digest(record["bank_code"], record["event_id"]))
@@ -136,6 +148,7 @@ class PartitionProcessor:
                     state.offset = offset
                 if outbox.full:
                     ck.since += j + 1 - start
+                    state.consumed += j + 1 - start
                     return j + 1, True
                 continue
             digest = digests[k]
@@ -156,7 +169,22 @@ class PartitionProcessor:
             if not passed:
                 state.offset = offset
         ck.since += stop - start
+        state.consumed += stop - start
         return stop, ck.due(now) or outbox.full
+
+    def _check_route(self, want: bytes, key: bytes | None) -> None:
+        """Refuse a message not keyed, or not partitioned, as its record says (``wrong_partition``)."""
+        if key != want:
+            raise WrongPartition("the message has no key" if key is None else "the message key is not the one its "
+                                 "record gives (events are keyed by district_lgd as ASCII digits)", "key")
+        partition = self._partition_of.get(want)
+        if partition is None:
+            if len(self._partition_of) >= 100_000:
+                self._partition_of.clear()
+            partition = self._partition_of[want] = default_partition(want, self._partitions)
+        if partition != self.partition:
+            raise WrongPartition(f"the message was written to partition {self.partition}, but Kafka's default "
+                                 f"partitioner (murmur2) puts its key in partition {partition}", "key")
 
     def _too_old(self) -> TooOld:
         return TooOld(f"occurred_at is older than the deduplication horizon ({self._horizon_ms // 3_600_000} h, "

@@ -28,6 +28,8 @@ class PartitionState(Protocol):
     partition: int
     #: last source offset processed (any outcome); the checkpoint and this offset always agree
     offset: int
+    #: messages processed (any outcome): the processor counts it, ``outcomes`` must add up to it
+    consumed: int
     outcomes: Counter[str]
     deadletters: Counter[str]
     bank_last_event_ms: dict[str, int]
@@ -69,6 +71,11 @@ class Signal:
     dedupe_dir: Path
     #: name -> topic this signal's states may send messages to (``StateBase.emit``)
     targets: dict[str, Any] = field(default_factory=dict)
+    #: record -> the key its message must carry (None: not checked); with ``partitions``, the
+    #: processor refuses a message whose key or partition is not the record's (``wrong_partition``)
+    route: Callable[[dict[str, Any]], bytes] | None = None
+    #: the source topic's partition count (Kafka's default partitioner: murmur2 of the key)
+    partitions: int = 0
 
 
 class StateBase:
@@ -78,6 +85,8 @@ class StateBase:
         self.partition = partition
         self.registry = registry
         self.offset = -1
+        #: messages handed to the processor: always the sum of ``outcomes`` (the conservation check)
+        self.consumed = 0
         self.outcomes: Counter[str] = Counter()
         self.deadletters: Counter[str] = Counter()
         #: bank -> event time of its newest accepted event (per bank: one bank's clock moves nothing else)
@@ -98,12 +107,14 @@ class StateBase:
             self.bank_last_event_ms[bank] = ts
 
     def base_counters(self) -> dict[str, Any]:
-        return {"offset": self.offset, "outcomes": dict(self.outcomes), "deadletters": dict(self.deadletters),
+        return {"offset": self.offset, "consumed": self.consumed, "outcomes": dict(self.outcomes),
+                "deadletters": dict(self.deadletters),
                 "banks_last": self.bank_last_event_ms}
 
     def load_base(self, c: dict[str, Any]) -> None:
         self.offset = c["offset"]
         self.outcomes = Counter(c["outcomes"])
+        self.consumed = c.get("consumed", sum(self.outcomes.values()))  # checkpoints before the counter
         self.deadletters = Counter(c["deadletters"])
         self.bank_last_event_ms = dict(c["banks_last"])
 

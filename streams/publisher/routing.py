@@ -14,17 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from kafka.partitioner.default import murmur2
-
 from ..producer import district_key
+from ..topics import default_partition
 
 __all__ = ["DistrictRouter", "default_partition"]
-
-
-def default_partition(key: bytes, partitions: list[int]) -> int:
-    """The partition Kafka's default partitioner picks for ``key`` among ``partitions``."""
-    ordered = sorted(partitions)
-    return ordered[(murmur2(key) & 0x7FFFFFFF) % len(ordered)]
 
 
 class DistrictRouter:

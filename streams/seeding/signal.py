@@ -17,11 +17,10 @@ from ..config import Settings
 from ..processor.kv import FaustTableKV
 from ..processor.signal import Signal
 from ..processor.store import CheckpointStore
-from ..publisher.routing import default_partition
 from ..registry import DistrictRegistry
-from ..topics import district_key
+from ..topics import default_partition, district_key
 from .directory import RELEASES, DirectoryPartitionState, ReleasePartitionState
-from .state import DIRECTORY, RESERVED_PREFIX, SeedingPartitionState
+from .state import DIRECTORY, RESERVED_PREFIX, SeedingPartitionState, account_key
 
 __all__ = ["declare"]
 
@@ -55,19 +54,25 @@ def declare(app: faust.App, settings: Settings, registry: DistrictRegistry, code
         return key, release_codec.encode(rec), default_partition(key, partitions)
 
     dedupe_dir = s.data_dir / "dedupe"
+
+    def by_district(record: dict[str, Any]) -> bytes:
+        return district_key(record["district_lgd"])
+
     seeding = Signal(
         name="seeding", topic=s.seeding_topic, codec=codec,
         store=CheckpointStore(RESERVED_PREFIX, horizon_s=s.dedupe_horizon),
         make_state=lambda p, kv: SeedingPartitionState(p, registry, s.max_future_skew, accounts, kv, codec.encode),
-        kv_for=lambda p: FaustTableKV(table, p), dedupe_dir=dedupe_dir, targets={DIRECTORY: directory_topic})
+        kv_for=lambda p: FaustTableKV(table, p), dedupe_dir=dedupe_dir, targets={DIRECTORY: directory_topic},
+        route=by_district, partitions=n)
     dir_signal = Signal(
         name="seeding-directory", topic=s.seeding_directory_topic, codec=codec,
         store=CheckpointStore(RESERVED_PREFIX, horizon_s=s.dedupe_horizon),
         make_state=lambda p, kv: DirectoryPartitionState(p, registry, s.max_future_skew, kv, release),
-        kv_for=lambda p: FaustTableKV(directory, p), dedupe_dir=dedupe_dir, targets={RELEASES: releases_topic})
+        kv_for=lambda p: FaustTableKV(directory, p), dedupe_dir=dedupe_dir, targets={RELEASES: releases_topic},
+        route=lambda record: account_key(record["bank_code"], record["account_ref"]), partitions=n)
     releases = Signal(
         name="seeding-releases", topic=s.seeding_releases_topic, codec=release_codec,
         store=CheckpointStore(RESERVED_PREFIX + b"R", horizon_s=s.dedupe_horizon),
         make_state=lambda p, kv: ReleasePartitionState(p, registry, s.max_future_skew, accounts, kv),
-        kv_for=lambda p: FaustTableKV(table, p), dedupe_dir=dedupe_dir)
+        kv_for=lambda p: FaustTableKV(table, p), dedupe_dir=dedupe_dir, route=by_district, partitions=n)
     return table, [(seeding, seeding_topic), (dir_signal, directory_topic), (releases, releases_topic)]

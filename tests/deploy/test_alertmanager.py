@@ -52,6 +52,8 @@ ROUTING_TABLE = [
     (("alertname=DigindexBankFeedSilent", "bank=SBIN", "topic=payments"), "digindex-ops"),
     (("alertname=DigindexDeadLetterRateHigh", "topic=payments"), "digindex-ops"),
     (("alertname=DigindexAadhaarLikeValueRejected", "topic=payments"), "digindex-ops"),
+    (("alertname=DigindexConservationBroken", "instance=worker-1", "topic=payments", "severity=critical"),
+     "digindex-ops"),
 ]
 
 

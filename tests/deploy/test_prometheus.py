@@ -126,6 +126,10 @@ def test_recording_rule_names() -> None:
             assert level and operations and metric.startswith("digindex_"), rule["record"]
 
 
+#: The labels Prometheus adds to every series it scrapes (not the worker's to document).
+TARGET_LABELS = {"job", "instance"}
+
+
 def test_rules_use_only_documented_metrics_and_labels() -> None:
     """No rule may query a metric the worker does not export (docs/metrics.md is the contract)."""
     documented = documented_metrics()
@@ -139,7 +143,7 @@ def test_rules_use_only_documented_metrics_and_labels() -> None:
                     if name.endswith(suffix) and name[: -len(suffix)] in documented:
                         base = name[: -len(suffix)]
                 assert base in documented, f"{name} is not in docs/metrics.md"
-                extra = {"le"} if base != name else set()
+                extra = ({"le"} if base != name else set()) | TARGET_LABELS
                 for label in re.findall(r"(\w+)\s*(?:=~|!~|!=|=)", matchers):
                     assert label in documented[base] | extra, f"{name}: label {label} not documented"
             # `by (...)` directly around a raw metric: only its documented labels.
@@ -148,7 +152,7 @@ def test_rules_use_only_documented_metrics_and_labels() -> None:
                 name = m.group(2)
                 base = next((name[: -len(s)] for s in HISTOGRAM_SUFFIXES
                              if name.endswith(s) and name[: -len(s)] in documented), name)
-                allowed = documented[base] | ({"le"} if base != name else set()) | {"job"}
+                allowed = documented[base] | ({"le"} if base != name else set()) | TARGET_LABELS
                 assert labels <= allowed, f"{name}: by {labels - allowed} not documented"
 
 

@@ -251,3 +251,64 @@ def test_one_banks_clock_or_old_file_never_refuses_another_banks_events(settings
         assert txs == 200  # ...but the windows hold the bank ahead in the current minute, not past it
     finally:
         w.stop()
+
+
+def test_every_message_is_accounted_for_whatever_a_foreign_producer_sends(settings: Settings,
+                                                                          tmp_path: Path) -> None:
+    """Conservation: consumed = accepted + duplicate + late + rejected, one dead letter per refusal."""
+    import hashlib
+
+    from kafka import KafkaProducer
+
+    from streams.topics import default_partition
+
+    codec = codec_for("PaymentEvent")
+    good = data.payments(30, seed=11, districts=[45])
+    home = default_partition(district_key(45), list(range(settings.topic_partitions)))
+    elsewhere = (home + 1) % settings.topic_partitions
+    huge = b"\x00garbage" * 112_500  # 900 KB: too large to copy whole into a dead letter
+    enc = [codec.encode(r) for r in good]
+    sends: list[tuple[str, bytes | None, bytes | None, int, list[tuple[str, bytes]]]] = [
+        *(("accepted", district_key(45), v, home, []) for v in enc[:25]),
+        ("accepted", district_key(45), enc[25], home, [("x-unknown", b"\x01\x02"), ("trace", b"abc")]),
+        ("duplicate", district_key(45), enc[0], home, []),
+        ("malformed", district_key(45), None, home, []),  # a tombstone
+        ("malformed", district_key(45), b"", home, []),
+        ("malformed", district_key(45), huge, home, []),
+        ("wrong_partition", None, enc[26], home, []),  # no key
+        ("wrong_partition", district_key(49), enc[27], default_partition(district_key(49), list(
+            range(settings.topic_partitions))), []),  # another district's key (and its partition)
+        ("wrong_partition", district_key(45), enc[28], elsewhere, []),  # the right key, another partition
+    ]
+    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, max_request_size=2 << 20)
+    for _, key, value, partition, headers in sends:
+        producer.send(settings.payments_topic, key=key, value=value, partition=partition, headers=headers)
+    producer.flush()
+    producer.close()
+    w = _worker(settings, tmp_path).start().wait_ready()
+    try:
+        wait_until(lambda: _drained([w], settings.payments_topic, len(sends)), 90, what="all processed")
+        m = w.metrics()
+        assert w.alive()
+        topic = settings.payments_topic
+        assert total(m, "digindex_messages_consumed_total", topic=topic) == len(sends)
+        assert total(m, "digindex_events_total", topic=topic) == len(sends)
+        for outcome in ("accepted", "duplicate"):
+            assert total(m, "digindex_events_total", topic=topic, outcome=outcome) == \
+                sum(1 for o, *_ in sends if o == outcome), outcome
+        refused = [o for o, *_ in sends if o not in ("accepted", "duplicate")]
+        assert total(m, "digindex_events_total", topic=topic, outcome="rejected") == len(refused)
+        for reason in set(refused):
+            assert total(m, "digindex_deadletters_total", topic=topic, reason=reason) == refused.count(reason)
+        consumer = KafkaConsumer(settings.deadletter_topic, bootstrap_servers=settings.bootstrap_servers,
+                                 auto_offset_reset="earliest", consumer_timeout_ms=5000)
+        messages = list(consumer)
+        consumer.close()
+        assert sorted(decode_dead_letter(msg.value)["reason"] for msg in messages) == sorted(refused), \
+            "exactly one dead letter per refused message"
+        (big,) = [x for x in map(decode_dead_letter, (msg.value for msg in messages))
+                  if x.get("original_length") == len(huge)]
+        assert big["original_sha256"] == hashlib.sha256(huge).hexdigest() and len(big["original"]) < len(huge)
+        assert all(len(msg.value) < 1 << 20 for msg in messages)
+    finally:
+        w.stop()

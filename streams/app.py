@@ -11,6 +11,7 @@ import faust
 from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from .commits import BackgroundCommits
 from .config import Settings
 from .faust_transport import transport_with_fetch_wait
 from .payments import signal as payments_signal
@@ -23,8 +24,6 @@ from .seeding import signal as seeding_signal
 from .topics import ensure_topics
 
 __all__ = ["create_app", "main"]
-
-log = logging.getLogger(__name__)
 
 #: Scrapes within this many seconds of a render get the same bytes (Prometheus scrapes every
 #: 15 s or so; a dashboard or the demo board may poll faster).
@@ -93,21 +92,13 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
             await app.consumer.seek(TP(topic, partition), offset)
         return seek
 
-    def committer(topic: str) -> Any:
-        async def commit(partition: int, offset: int) -> None:
-            # the group's committed offset follows the checkpoints (lag as Kafka's tools see it);
-            # correctness does not need it: every recovery rewinds to the checkpoint itself
-            try:
-                await app.consumer._commit({TP(topic, partition): offset})
-            except Exception as exc:  # rebalancing: the next checkpoint or recovery commits
-                log.debug("commit of %s/%d at %d refused: %r", topic, partition, offset, exc)
-        return commit
+    commits = BackgroundCommits(lambda offsets: app.consumer._commit(offsets), TP)
 
     for signal, topic in ((pay, pay_topic), *seeding_signals):
         runner = rt.runners[signal.name] = SignalRunner(
             signal, deadletters, rt.worker_id, codecs, settings.checkpoint_events, settings.checkpoint_interval,
             flush, delay.labels(topic=signal.topic).observe, generation=lambda: int(app.consumer_generation_id),
-            seek=seeker(signal.topic), commit=committer(signal.topic))
+            seek=seeker(signal.topic), commit=commits.committer(signal.topic))
         register_agent(app, runner, topic)
     if settings.batch_path:
         # fetched batches of the source topics skip Faust's per-message path (streams.processor.batch)

@@ -24,6 +24,39 @@ def test_verhoeff_known_values(number: str, valid: bool) -> None:
     assert verhoeff_valid(number) is valid
 
 
+def _reference_verhoeff_valid(digits: str) -> bool:
+    """Verhoeff from its definition, not from tables: the dihedral group D5 (0-4 rotations, 5-9
+    reflections) and the permutation (0 1 5 8 9 4 2 7)(3 6) applied ``i`` times at position ``i``."""
+    def d(a: int, b: int) -> int:
+        if a < 5:
+            return (a + b) % 5 if b < 5 else 5 + (a + b) % 5
+        return 5 + (a - b) % 5 if b < 5 else (a - b) % 5
+    sigma = (1, 5, 7, 6, 2, 8, 3, 0, 9, 4)
+    c = 0
+    for i, ch in enumerate(reversed(digits)):
+        x = int(ch)
+        for _ in range(i % 8):
+            x = sigma[x]
+        c = d(c, x)
+    return c == 0
+
+
+@pytest.mark.parametrize("number", [
+    "499118665246", "234123412346",  # published as valid test Aadhaar numbers
+    "234586789011", "234596789013", "987684321093",  # the 5th digit 8 or 9 meets row 7 of the table
+])
+def test_verhoeff_known_valid_aadhaar_numbers(number: str) -> None:
+    assert _reference_verhoeff_valid(number)
+    assert verhoeff_valid(number)
+
+
+def test_verhoeff_agrees_with_its_definition_everywhere() -> None:
+    rng = random.Random(7)
+    for _ in range(3000):
+        number = "".join(rng.choice("0123456789") for _ in range(rng.randrange(1, 20)))
+        assert verhoeff_valid(number) is _reference_verhoeff_valid(number), number
+
+
 def test_verhoeff_exactly_one_check_digit_and_catches_typos() -> None:
     rng = random.Random(5)
     for _ in range(200):

@@ -36,3 +36,36 @@ def aadhaar_like(prefix: str = "23456789012") -> str:
     valid = [prefix + d for d in "0123456789" if verhoeff_valid(prefix + d)]
     assert len(valid) == 1
     return valid[0]
+
+
+#: Separators a person or a spreadsheet puts between the 4-digit groups of an Aadhaar number.
+AADHAAR_SEPARATORS = {
+    "space": " ", "hyphen": "-", "dot": ".", "tab": "\t", "nbsp": "\u00a0", "two_spaces": "  ", "slash": "/",
+    "underscore": "_", "en_dash": "\u2013", "em_dash": "\u2014", "spaced_hyphen": " - ", "comma": ",",
+    "ideographic_space": "\u3000", "narrow_nbsp": "\u202f", "zero_width_space": "\u200b",
+}
+
+
+def _script(number: str, zero: str) -> str:
+    return "".join(chr(ord(zero) + int(d)) for d in number)
+
+
+def aadhaar_forms(number: str) -> dict[str, str]:
+    """``number`` (12 ASCII digits) written every way the detector must see through, by name."""
+    a, b, c = number[:4], number[4:8], number[8:]
+    forms = {"plain": number}
+    forms.update({f"4-4-4 {name}": sep.join((a, b, c)) for name, sep in AADHAAR_SEPARATORS.items()})
+    forms.update({
+        "fullwidth": _script(number, "\uff10"),
+        "fullwidth 4-4-4 ideographic space": "\u3000".join(_script(g, "\uff10") for g in (a, b, c)),
+        "devanagari": _script(number, "\u0966"),
+        "devanagari 4-4-4 space": " ".join(_script(g, "\u0966") for g in (a, b, c)),
+        "arabic-indic": _script(number, "\u0660"),
+        "mathematical bold": _script(number, "\U0001d7ce"),
+        "mixed scripts": _script(a, "\uff10") + "-" + _script(b, "\u0966") + "." + c,
+        "mixed separators": f"{a}.{b}\u2013{c}",
+        "zero-width inside groups": "\u200b".join(number),
+        "soft hyphens inside groups": "\u00ad".join(number),
+        "in text": f"Aadhaar no. {a} {b} {c}, seeded",
+    })
+    return forms

@@ -9,6 +9,7 @@ from typing import Any
 
 import faust
 from faust.types import TP
+from faust.web.base import BlueprintManager
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .commits import BackgroundCommits
@@ -105,6 +106,9 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
         app.digindex_batch = BatchSource(list(rt.runners.values()))  # type: ignore[attr-defined]
     install_recovery(app, rt, accounts_table, accounts_table)
 
+    # Faust's own views (the index, /table/ serving every table, /router/, /stats/, /graph/) are
+    # not ours to serve: only the pages declared here are
+    app.web.blueprints = BlueprintManager()
     rendered: list[Any] = [0.0, b""]  # (monotonic time, bytes): a render blocks the loop 17-40 ms
 
     @app.page("/metrics")

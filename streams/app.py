@@ -12,6 +12,7 @@ from faust.types import TP
 from faust.web.base import BlueprintManager
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from . import log_redaction
 from .commits import BackgroundCommits
 from .config import Settings
 from .faust_transport import transport_with_fetch_wait
@@ -131,6 +132,7 @@ def run_worker(settings: Settings) -> int:
     """Create the topics, then run a Faust worker until it is stopped (SIGINT/SIGTERM)."""
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_redaction.install()  # no Aadhaar number in any log line (Faust's and aiokafka's included)
     ensure_topics(settings)
     app, _ = create_app(settings)
     from faust.worker import Worker

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
-from . import __version__
+from . import __version__, log_redaction
+from .aadhaar import redact
 from .config import Settings
 
-__all__ = ["COMMANDS", "main"]
+__all__ = ["COMMANDS", "Parser", "main", "without_values"]
 
 #: subcommand -> (module exposing ``configure(parser)`` and ``run(args, settings) -> int``, one-line help).
 #: Only the chosen subcommand's module is imported, so ``digindex publish`` does not load Faust.
@@ -24,12 +27,43 @@ COMMANDS = {
 }
 
 
+#: argparse's messages that quote the value given: "invalid choice: 'x'", "invalid int value: 'x'"...
+_QUOTED_VALUE = re.compile(r"(invalid choice|invalid [\w.]+ value|ignored explicit argument): "
+                           r"""('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""")
+_UNRECOGNIZED = re.compile(r"unrecognized arguments: (.*)$", re.DOTALL)
+_OPTION_VALUE = re.compile(r"(--?[\w-]+)=\S*")
+
+
+def without_values(message: str) -> str:
+    """An argparse error message that names options but never echoes a value given to them.
+
+    A mistyped value may be a secret (a token pasted after the wrong flag) or an Aadhaar
+    number; the terminal, a CI log or a shell history collector must not get it back.
+    """
+    message = _QUOTED_VALUE.sub(r"\1", message)
+    unrecognized = _UNRECOGNIZED.search(message)
+    if unrecognized:
+        tokens = unrecognized.group(1).split()
+        options = [t.split("=", 1)[0] for t in tokens if t.startswith("-")]
+        values = len(tokens) - len(options)
+        listed = " ".join(options) + (f" and {values} value(s)" if values else "")
+        message = message[:unrecognized.start(1)] + listed.strip()
+    return redact(_OPTION_VALUE.sub(r"\1=...", message))
+
+
+class Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors never echo a value (its subcommands' parsers too)."""
+
+    def error(self, message: str) -> NoReturn:
+        super().error(without_values(message))
+
+
 def _chosen(argv: Sequence[str]) -> str | None:
     return next((a for a in argv if not a.startswith("-")), None)
 
 
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="digindex",
         description="Real-time digitization index for Indian districts. "
         "Every option can also be set as a DIGINDEX_<NAME> environment variable.",
@@ -50,6 +84,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    log_redaction.install()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(argv).parse_args(argv)
     settings = Settings.from_env()

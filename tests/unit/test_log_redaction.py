@@ -70,8 +70,8 @@ def test_a_bad_format_string_does_not_echo_its_arguments(captured: io.StringIO) 
 def test_payload_loggers_stay_quiet_at_debug(captured: io.StringIO) -> None:
     """aiokafka's producer logs the bytes it sends: a fullwidth number there is ``\\xef\\xbc\\x92...``."""
     value = FORMS["fullwidth"].encode()
-    logging.getLogger("aiokafka.producer.producer").debug("Sending (key=%s value=%s) to %s", b"k", value, "tp")
-    logging.getLogger("kafka.producer.kafka").debug("Sending (key=%r value=%r)", b"k", value)
+    for name in log_redaction.PAYLOAD_LOGGERS:
+        logging.getLogger(name).debug("Sending (key=%s value=%s) to %s", b"k", value, "tp")
     assert "Sending" not in captured.getvalue()
     logging.getLogger("aiokafka.producer.producer").warning("still warns")
     assert "still warns" in captured.getvalue()
@@ -89,3 +89,14 @@ def test_uncaught_exceptions_and_warnings(captured: io.StringIO, capsys: pytest.
         logging.captureWarnings(True)
         warnings.warn(f"odd value {FORMS['devanagari']}", UserWarning, stacklevel=1)
     assert "odd value [REDACTED-AADHAAR]" in captured.getvalue()
+
+
+def test_a_length_byte_escaped_in_a_bytes_repr_does_not_hide_a_number(captured: io.StringIO) -> None:
+    number = FORMS["plain"]
+    # an Avro string of 12 characters: its length byte 0x18, then the digits
+    logging.getLogger("faust.transport").debug("fetched %r", b"\x00\x18" + number.encode() + b"\x02")
+    logging.getLogger("faust.transport").debug("fetched %r", [("k", b"\n" + number.encode())])
+    text = captured.getvalue()
+    assert number not in text and "XXXXXXXXXXXX" in text and "\\x18" in text
+    assert log_redaction.redact_reprs("b'\\x00\\x18" + number + "'") == "b'\\x00\\x18" + "X" * 12 + "'"
+    assert log_redaction.redact_reprs("offset=\\n 2024-12-01 10:00:00") == "offset=\\n 2024-12-01 10:00:00"

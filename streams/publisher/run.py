@@ -31,7 +31,7 @@ from ..topics import ensure_topics
 from ..validation import check_event, check_horizon
 from .checkpoint import Checkpoint, CheckpointMismatch, InputIdentity
 from .job import KINDS, Job, Outcome
-from .reader import InputError, Item, lines_in, read_csv, read_csv_header, read_jsonl
+from .reader import InputError, Item, Lines, lines_in, read_csv, read_csv_header, read_jsonl
 from .records import RecordBuilder
 from .rejects import Rejects
 from .routing import DistrictRouter
@@ -86,8 +86,9 @@ class _Publication:
         if cp is not None and cp.complete:
             return  # every record was sent (or rejected) by an earlier run
         offset, line = (cp.offset, cp.line) if cp is not None else (0, 0)
+        lines = Lines(stream)
         if job.fmt == "csv":
-            header, header_end = read_csv_header(stream)
+            header, header_end = read_csv_header(lines)
             try:
                 builder.check_columns(header)
             except ValueError as e:
@@ -95,12 +96,12 @@ class _Publication:
             if offset < header_end:
                 offset, line = header_end, 1
             elif not stdin:
-                stream.seek(offset)
-            items = read_csv(stream, header, offset, line)
+                lines.seek(offset)
+            items = read_csv(lines, header, offset, line)
         else:
             if offset and not stdin:
-                stream.seek(offset)
-            items = read_jsonl(stream, offset, line)
+                lines.seek(offset)
+            items = read_jsonl(lines, offset, line)
         self._connect(stack)
         if cp is not None and job.checkpoint is not None:
             saver = self.saver = BackgroundSaver(job.checkpoint, saved_sent=cp.sent)

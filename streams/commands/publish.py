@@ -4,8 +4,12 @@ Input: JSON Lines (.jsonl, .json, .ndjson; "-" reads JSON Lines from stdin) or C
 (.csv, with a header line). Field names and CSV columns are the Avro field names
 of schemas/PaymentEvent.avsc or SeedingEvent.avsc; enums are symbol strings;
 occurred_at is ISO-8601 with a UTC offset (2021-03-31T10:15:00+05:30) or epoch
-milliseconds; an empty CSV cell is null (or the field's default). bank_code may be
-left out (it is taken from --bank); a record naming another bank is rejected.
+milliseconds (a number from 10^11 to 10^14: epoch seconds or microseconds are
+rejected, never rescaled); an empty CSV cell is null (or the field's default).
+bank_code may be left out (it is taken from --bank); a record naming another bank
+is rejected. Input is UTF-8 (a BOM is dropped); lines end in LF, CRLF or CR; a
+line or CSV record over 64 KiB is rejected (too_large); an unbalanced CSV quote
+rejects the line it opens on, and the lines after it are read as records.
 
 Every record is checked (schema, district registry, no future timestamps, no
 negative amounts, no Aadhaar-like numbers) before it is sent. A bad record is

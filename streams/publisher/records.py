@@ -9,6 +9,8 @@ with the field's name instead of as an opaque encoder error.
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,7 +18,7 @@ from typing import Any
 from ..aadhaar import redact
 from ..errors import EventError, MalformedEvent
 
-__all__ = ["BankMismatch", "RecordBuilder", "parse_timestamp_ms"]
+__all__ = ["MS_RANGE", "BankMismatch", "RecordBuilder", "parse_timestamp_ms"]
 
 Converter = Callable[[Any], Any]
 
@@ -32,26 +34,50 @@ class BankMismatch(EventError):
     code = "bank_mismatch"
 
 
+#: Numbers for occurred_at are epoch milliseconds, and only those from 1973-03-03 (10^11 ms) to year 5138
+#: (10^14 ms) are taken: below, a number is almost surely epoch seconds (10^11 s is year 5138), and
+#: would otherwise read as a day in January 1970; above, microseconds or nanoseconds.
+MS_RANGE = (10**11, 10**14)
+_DIGITS = re.compile(r"-?[0-9]+")
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+
+
+def _epoch_ms(ms: int) -> int:
+    lo, hi = MS_RANGE
+    if ms < lo:
+        hint = "; epoch seconds? multiply them by 1000" if 10**8 <= ms < lo else ""
+        raise MalformedEvent(f"occurred_at {_show(ms)} is not epoch milliseconds (before 1973-03-03){hint}",
+                             "occurred_at")
+    if ms >= hi:
+        raise MalformedEvent(f"occurred_at {_show(ms)} is not epoch milliseconds (after year 5000): epoch "
+                             "microseconds or nanoseconds?", "occurred_at")
+    return ms
+
+
 def parse_timestamp_ms(value: Any) -> int:
     """Epoch milliseconds from an int, a string of digits, or ISO-8601 with a UTC offset.
 
     A timestamp without an offset is refused: guessing IST or UTC would shift a
-    whole file by 5.5 hours without anyone noticing.
+    whole file by 5.5 hours without anyone noticing. A number outside ``MS_RANGE``
+    is refused rather than guessed at: epoch seconds taken for milliseconds would
+    put a whole file in January 1970.
     """
     if type(value) is int:
-        return value
+        return _epoch_ms(value)
     if type(value) is not str:
         raise MalformedEvent(f"occurred_at must be ISO-8601 or epoch milliseconds, not {type(value).__name__}",
                              "occurred_at")
-    if value.isdigit():
-        return int(value)
+    if _DIGITS.fullmatch(value):
+        if len(value) > 20:
+            raise MalformedEvent(f"occurred_at {_show(value)} is not epoch milliseconds", "occurred_at")
+        return _epoch_ms(int(value))
     try:
         dt = datetime.fromisoformat(value)
     except ValueError:
         raise MalformedEvent(f"occurred_at {_show(value)} is not ISO-8601", "occurred_at") from None
     if dt.tzinfo is None:
         raise MalformedEvent(f"occurred_at {_show(value)} has no UTC offset (add Z or +05:30)", "occurred_at")
-    return (dt - _EPOCH) // _MS
+    return (dt - _EPOCH) // _MS  # years 1-9999: before 1970 and future instants are check_event's to refuse
 
 
 def _show(value: Any) -> str:
@@ -67,6 +93,12 @@ def _type_error(name: str, expected: str, value: Any) -> MalformedEvent:
 def _string(name: str) -> Converter:
     def conv(v: Any) -> Any:
         if type(v) is str:
+            if v.isascii():
+                return v
+            try:
+                v.encode()
+            except UnicodeEncodeError:  # a lone surrogate from a JSON escape ("\\ud800"): not text
+                raise MalformedEvent(f"{name} is not valid Unicode (a lone surrogate)", name) from None
             return v
         raise _type_error(name, "a string", v)
     return conv
@@ -77,28 +109,32 @@ def _integer(name: str, kind: str) -> Converter:
 
     def conv(v: Any) -> Any:
         if type(v) is not int:
-            if type(v) is not str:
+            # ASCII digits only: int() would also take " 45", "4_5" and other scripts' digits
+            if type(v) is not str or not _DIGITS.fullmatch(v):
                 raise _type_error(name, "an integer", v)
-            try:
-                v = int(v)
-            except ValueError:
-                raise _type_error(name, "an integer", v) from None
+            if len(v) > 25:
+                raise MalformedEvent(f"{name} {_show(v)} does not fit an Avro {kind}", name)
+            v = int(v)
         if lo <= v <= hi:
             return v
-        raise MalformedEvent(f"{name} {v} does not fit an Avro {kind}", name)
+        raise MalformedEvent(f"{name} {_show(v)} does not fit an Avro {kind}", name)
     return conv
 
 
 def _floating(name: str) -> Converter:
     def conv(v: Any) -> Any:
-        if type(v) in (int, float):
-            return float(v)
-        if type(v) is str:
-            try:
-                return float(v)
-            except ValueError:
-                pass
-        raise _type_error(name, "a number", v)
+        f: float | None = None
+        if type(v) is int:
+            f = float(v) if abs(v) < 2**1023 else math.inf
+        elif type(v) is float:
+            f = v
+        elif type(v) is str and _NUMBER.fullmatch(v):
+            f = float(v)
+        if f is None:
+            raise _type_error(name, "a number", v)
+        if not math.isfinite(f):
+            raise MalformedEvent(f"{name} {_show(v)} is not a finite number", name)
+        return f
     return conv
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -137,3 +138,62 @@ def test_a_json_escaped_aadhaar_number_is_redacted_in_the_rejects_input() -> Non
     out = redact_line(line)
     assert not contains_aadhaar_like(json.loads(out)["event_id"])
     assert json.loads(out)["amount_paise"] == 5
+
+
+# --- Numbers a bank may get wrong (issue 9, item 7) ---
+
+@pytest.mark.parametrize(("value", "why"), [
+    (1_617_165_900, "epoch seconds? multiply them by 1000"),  # T0 in seconds: would be 1970-01-19
+    ("1617165900", "epoch seconds?"),
+    (0, "before 1973"), (-1, "before 1973"),
+    (T0 * 1000, "microseconds or nanoseconds"), (str(T0 * 1_000_000), "microseconds or nanoseconds"),
+    (2**64, "microseconds or nanoseconds"), ("9" * 5000, "not epoch milliseconds"),
+    ("+1617165900000", "not ISO-8601"), ("١٦١٧١٦٥٩٠٠٠٠٠", "not ISO-8601"),  # Arabic-Indic digits
+])
+def test_occurred_at_numbers_are_epoch_milliseconds_or_refused(value: Any, why: str) -> None:
+    with pytest.raises(MalformedEvent, match=re.escape(why)) as e:
+        parse_timestamp_ms(value)
+    assert e.value.field == "occurred_at"
+
+
+def test_the_epoch_millisecond_range_bounds() -> None:
+    from streams.publisher.records import MS_RANGE
+
+    lo, hi = MS_RANGE
+    assert parse_timestamp_ms(lo) == lo and parse_timestamp_ms(str(hi - 1)) == hi - 1
+    for bad in (lo - 1, hi):
+        with pytest.raises(MalformedEvent):
+            parse_timestamp_ms(bad)
+
+
+@pytest.mark.parametrize("value", [" 45", "45 ", "4_5", "+45", "٤٥", "45.0", "1e3", "9" * 5000])
+def test_integer_cells_are_ascii_digits(payments: RecordBuilder, value: str) -> None:
+    with pytest.raises(MalformedEvent) as e:
+        payments.build(payment(1, district_lgd=value))
+    assert e.value.field == "district_lgd"
+
+
+@pytest.mark.parametrize("value", [2**63, -(2**63) - 1, 10**30, str(2**63)])
+def test_out_of_range_integers_are_refused(payments: RecordBuilder, value: Any) -> None:
+    with pytest.raises(MalformedEvent, match="does not fit an Avro long") as e:
+        payments.build(payment(1, amount_paise=value))
+    assert e.value.field == "amount_paise"
+
+
+def test_doubles_refuse_nan_and_infinity() -> None:
+    schema = {"type": "record", "name": "R", "fields": [{"name": "bank_code", "type": "string"},
+                                                         {"name": "x", "type": "double"}]}
+    builder = RecordBuilder(schema, "SBIN")
+    assert builder.build({"x": "1.5"})["x"] == 1.5 and builder.build({"x": 2})["x"] == 2.0
+    for bad in ("NaN", "nan", "inf", "-Infinity", "1e999", float("nan"), float("inf"), 10**400, "1_0", " 1"):
+        with pytest.raises(MalformedEvent) as e:
+            builder.build({"x": bad})
+        assert e.value.field == "x"
+
+
+def test_a_lone_surrogate_is_refused_not_an_encoder_crash(payments: RecordBuilder) -> None:
+    obj = json.loads('{"event_id": "TXN-\\ud800"}')
+    with pytest.raises(MalformedEvent, match="lone surrogate") as e:
+        payments.build(payment(1, **obj))
+    assert e.value.field == "event_id"
+    assert payments.build(payment(1, event_id="TXN-ह"))["event_id"] == "TXN-ह"

@@ -20,7 +20,7 @@ from typing import BinaryIO, TextIO
 from ..aadhaar import redact
 from ..errors import EventError
 
-__all__ = ["Rejects", "describe", "redact_line"]
+__all__ = ["Rejects", "describe", "entry", "redact_line"]
 
 
 def _redact_values(value: object) -> object:
@@ -39,16 +39,31 @@ def redact_line(text: str) -> str:
     (CSV, broken JSON) are scanned as text."""
     try:
         parsed = json.loads(text)
-    except ValueError:
+        if not isinstance(parsed, (dict, list)):
+            return redact(text)
+        return redact(json.dumps(_redact_values(parsed), ensure_ascii=False))  # numbers too
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply to walk
         return redact(text)
-    if not isinstance(parsed, (dict, list)):
-        return redact(text)
-    return redact(json.dumps(_redact_values(parsed), ensure_ascii=False))  # numbers too
 
 
 def describe(source: str, line: int, error: EventError) -> str:
     """``FILE:LINE: field: code: message``, redacted, for stderr."""
     return redact(f"{source}:{line}: {error.field or '-'}: {error.code}: {error}")
+
+
+def entry(line: int, error: EventError, raw: bytes) -> bytes:
+    """The rejects file's JSON line for one refused record.
+
+    Always valid UTF-8: a lone surrogate (``"\\ud800"`` in the input) is written as its JSON escape.
+    """
+    data = {
+        "line": line,
+        "field": redact(error.field) if error.field else None,
+        "code": error.code,
+        "message": redact(str(error)),
+        "input": redact_line(raw.decode("utf-8", errors="replace").rstrip("\r\n")),
+    }
+    return json.dumps(data, ensure_ascii=False).encode("utf-8", errors="backslashreplace") + b"\n"
 
 
 class Rejects:
@@ -75,17 +90,11 @@ class Rejects:
         """Report one refused record."""
         self.count += 1
         print(describe(self.source, line, error), file=self._err)
-        entry = {
-            "line": line,
-            "field": redact(error.field) if error.field else None,
-            "code": error.code,
-            "message": redact(str(error)),
-            "input": redact_line(raw.decode("utf-8", errors="replace").rstrip("\r\n")),
-        }
+        data = entry(line, error, raw)
         if self._file is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._file = self.path.open("ab")
-        self._file.write(json.dumps(entry, ensure_ascii=False).encode() + b"\n")
+        self._file.write(data)
         self._dirty = True
 
     def sync(self) -> int:

@@ -196,3 +196,15 @@ def test_checkpoint_never_looks_like_it_holds_an_aadhaar_number(tmp_path: Path) 
         cp = Checkpoint(InputIdentity.of(data), "payments", "SBIN", "payments", offset=123_456, line=789)
         cp.save(tmp_path / "cp.json")
         assert not AADHAAR_RUN.search((tmp_path / "cp.json").read_text())
+
+
+def test_a_reject_entry_is_valid_utf8_json_for_any_input() -> None:
+    """A lone surrogate escape in the input, or nesting too deep to walk, once crashed ``Rejects.add``."""
+    from streams.errors import MalformedEvent
+    from streams.publisher.rejects import entry
+
+    for raw in (b'{"event_id": "\\ud800", "channel": "X"}\n', b"[" * 50_000 + b"]" * 50_000 + b"\n",
+                b'{"a": ' + b"[" * 3000 + b"]" * 3000 + b"}\n", b"\xff\xfe\xed\xa0\x80\r\n"):
+        line = entry(3, MalformedEvent("bad", "\udcff"), raw)
+        parsed = json.loads(line.decode("utf-8"))
+        assert parsed["line"] == 3 and line.endswith(b"\n") and line.count(b"\n") == 1

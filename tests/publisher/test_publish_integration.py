@@ -224,3 +224,53 @@ def test_csv_resume_after_a_clean_stop(settings: Settings, tmp_path: Path) -> No
     lines = [json.loads(x)["line"] for x in (tmp_path / "r.jsonl").read_text().splitlines()]
     # row i starts after the header and i rows, each two-line row before it adding a line
     assert lines == [2 + i + sum(1 for j in range(i) if j % 97 == 0) for i in (10, 2500)]
+
+
+# --- The publisher never blocks on one record (issue 9, item 7) ---
+
+def test_a_record_over_1_mib_is_a_reject_and_the_rerun_goes_on(settings: Settings, tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """Used to exit 1 (MessageSizeTooLargeError) at the same checkpoint on every rerun."""
+    huge = payment(5, account="x" * (1 << 20))
+    del huge["account"]
+    huge["branch_ifsc"] = "SBIN" + "0" * (1 << 20)
+    src = write_jsonl(tmp_path / "huge.jsonl", [payment(i) for i in range(5)] + [huge]
+                      + [payment(i) for i in range(6, 10)])
+    flags = ["--kind", "payments", "--bank", "SBIN"]
+    code, out, err = publish(settings, capsys, str(src), *flags)
+    assert code == 2 and "sent=9 rejected=1" in out, (out, err)
+    entry = json.loads(Path(f"{src}.rejects.jsonl").read_text())
+    assert (entry["line"], entry["code"]) == (6, "too_large") and len(entry["input"]) < 200
+    assert f"{src}:6: -: too_large: line longer than 65,536 bytes" in err
+    code, out, _ = publish(settings, capsys, str(src), *flags)
+    assert code == 2 and "sent=0 rejected=0 (+1 in earlier runs) skipped=9" in out
+    assert sorted(v["event_id"] for _, _, v in consume(settings, settings.payments_topic, 9)) == [
+        f"TXN-{i:07d}" for i in range(10) if i != 5]
+
+
+@pytest.mark.parametrize(("fmt", "eol"), [("jsonl", "\r\n"), ("jsonl", "\r"), ("csv", "\r"), ("csv", "\r\n")])
+def test_bom_crlf_and_cr_files_publish_every_record(settings: Settings, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str], fmt: str, eol: str) -> None:
+    objs = [payment(i) for i in range(30)]
+    src = write_jsonl(tmp_path / "in.jsonl", objs) if fmt == "jsonl" else write_csv(tmp_path / "in.csv", objs)
+    src.write_bytes(b"\xef\xbb\xbf" + src.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", eol.encode()))
+    code, out, err = publish(settings, capsys, str(src), "--kind", "payments", "--bank", "SBIN")
+    assert (code, err) == (0, "") and "sent=30 rejected=0" in out
+    got = consume(settings, settings.payments_topic, 30)
+    assert sorted((v for _, _, v in got), key=lambda r: r["event_id"]) == [expected_payment(o) for o in objs]
+
+
+def test_an_unbalanced_csv_quote_rejects_one_row(settings: Settings, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """One stray quote used to swallow the next 128 KiB (2,938 good rows) into one reject."""
+    objs = [payment(i) for i in range(3000)]
+    src = write_csv(tmp_path / "q.csv", objs)
+    text = src.read_bytes().splitlines(keepends=True)
+    assert text[11].startswith(b"TXN-0000010,")
+    text[11] = text[11].replace(b"TXN-0000010,", b'TXN-0000010,"')
+    src.write_bytes(b"".join(text))
+    code, out, _ = publish(settings, capsys, str(src), "--kind", "payments", "--bank", "SBIN")
+    assert code == 2 and "sent=2999 rejected=1" in out
+    entry = json.loads(Path(f"{src}.rejects.jsonl").read_text())
+    assert (entry["line"], entry["code"]) == (12, "malformed") and "unbalanced quote" in entry["message"]
+    assert len(consume(settings, settings.payments_topic, 2999)) == 2999

@@ -15,6 +15,8 @@ Every record is checked (schema, district registry, no future timestamps, no
 negative amounts, no Aadhaar-like numbers) before it is sent. A bad record is
 reported on stderr as FILE:LINE: field: reason: message, appended to the rejects
 file (redacted: no Aadhaar number is ever written), and does not stop the rest.
+Within a file the first record with an event_id is sent and later ones are
+rejected (duplicate_event_id, naming the first one's line).
 
 Resume: the checkpoint file records the byte offset up to which every record has
 been acknowledged by the broker; it is advanced as acknowledgements arrive (every

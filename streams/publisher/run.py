@@ -17,6 +17,7 @@ import contextlib
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
@@ -30,6 +31,7 @@ from ..registry import default_registry
 from ..topics import ensure_topics
 from ..validation import check_event, check_horizon
 from .checkpoint import Checkpoint, CheckpointMismatch, InputIdentity
+from .duplicates import FirstLines
 from .job import KINDS, Job, Outcome
 from .reader import InputError, Item, Lines, lines_in, read_csv, read_csv_header, read_jsonl
 from .records import RecordBuilder
@@ -41,6 +43,8 @@ from .window import AckWindow
 __all__ = ["KINDS", "Job", "Outcome", "publish"]
 
 _READ_BUFFER = 1 << 20
+
+_Validate = Callable[[dict[str, Any], int], tuple[dict[str, Any], bytes]]
 
 
 class _Interrupted(Exception):
@@ -66,6 +70,7 @@ class _Publication:
         self.saver: BackgroundSaver | None = None
         self.producer: Any = None
         self.rejects: Rejects | None = None
+        self.first_lines = FirstLines()
 
     def run(self, stack: contextlib.ExitStack) -> None:
         job = self.job
@@ -93,15 +98,22 @@ class _Publication:
                 builder.check_columns(header)
             except ValueError as e:
                 raise InputError(f"line 1: {e}") from None
-            if offset < header_end:
-                offset, line = header_end, 1
-            elif not stdin:
-                lines.seek(offset)
-            items = read_csv(lines, header, offset, line)
+            start, start_line = header_end, 1
+
+            def read(at: int, n: int) -> Iterator[Item]:
+                return read_csv(lines, header, at, n)
         else:
-            if offset and not stdin:
-                lines.seek(offset)
-            items = read_jsonl(lines, offset, line)
+            start, start_line = 0, 0
+
+            def read(at: int, n: int) -> Iterator[Item]:
+                return read_jsonl(lines, at, n)
+        validate = self._validator(builder, codec_for(name, self.settings.extra_schema_dir).encode)
+        if offset <= start:
+            offset, line = start, start_line
+        else:  # resumed (stdin never is): learn the ids sent before the checkpoint, then go on after it
+            self._remember(read(start, start_line), offset, validate)
+            lines.seek(offset)
+        items = read(offset, line)
         self._connect(stack)
         if cp is not None and job.checkpoint is not None:
             saver = self.saver = BackgroundSaver(job.checkpoint, saved_sent=cp.sent)
@@ -109,7 +121,34 @@ class _Publication:
         self.rejects = Rejects(job.rejects, self.out.source, self.err,
                                keep_bytes=cp.rejects_size if cp is not None and cp.offset else None)
         stack.callback(self.rejects.close)
-        self.loop(items, builder, codec_for(name, self.settings.extra_schema_dir).encode)
+        self.loop(items, validate)
+
+    def _validator(self, builder: RecordBuilder, encode: Callable[[dict[str, Any]], bytes]) -> _Validate:
+        """``validate(obj, now_ms)``: the record and its Avro value, or the ``EventError`` refusing it."""
+        settings, build, registry = self.settings, builder.build, default_registry()
+        max_future_ms = int(settings.max_future_skew * 1000)
+        horizon_ms = int(settings.dedupe_horizon * 1000)
+
+        def validate(obj: dict[str, Any], now_ms: int) -> tuple[dict[str, Any], bytes]:
+            record = build(obj)
+            check_event(record, registry, now_ms, max_future_ms)
+            check_horizon(record, now_ms - horizon_ms)
+            return record, encode(record)
+        return validate
+
+    def _remember(self, items: Iterator[Item], end: int, validate: _Validate) -> None:
+        """Register the ids of the records up to byte ``end`` that an earlier run sent (see ``duplicates``)."""
+        now_ms = int(time.time() * 1000)
+        first_lines = self.first_lines
+        for line, at, _, obj in items:
+            if at > end:
+                break
+            if type(obj) is dict:
+                try:
+                    record, _ = validate(obj, now_ms)
+                except (EventError, ValueError, TypeError, OverflowError):
+                    continue
+                first_lines.setdefault(record["event_id"], line)
 
     def _load_checkpoint(self, path: Path, where: Path) -> None:
         job = self.job
@@ -138,19 +177,17 @@ class _Publication:
         except KafkaError as e:
             raise _Unreachable(f"broker {settings.bootstrap_servers} unreachable: {e}") from None
 
-    def loop(self, items: Any, builder: RecordBuilder, encode: Any) -> None:
+    def loop(self, items: Any, validate: _Validate) -> None:
         """Send every good item, reject every bad one, close a segment every ``window.segment`` items."""
-        job, settings, window = self.job, self.settings, self.window
+        job, window = self.job, self.window
         assert self.rejects is not None
         reject = self.rejects.add
-        build = builder.build
+        first_lines = self.first_lines
+        seen = first_lines.setdefault
         send = self.producer.send
         futures: list[Any] = []
         append = futures.append
         topic = self.out.topic
-        registry = default_registry()
-        max_future_ms = int(settings.max_future_skew * 1000)
-        horizon_ms = int(settings.dedupe_horizon * 1000)
         router = DistrictRouter(self.producer, topic)
         routes, route = router.cache, router.route
         monotonic = time.monotonic
@@ -163,10 +200,10 @@ class _Publication:
             line, _, raw, obj = last
             if type(obj) is dict:
                 try:
-                    record = build(obj)
-                    check_event(record, registry, now_ms, max_future_ms)
-                    check_horizon(record, now_ms - horizon_ms)
-                    value = encode(record)
+                    record, value = validate(obj, now_ms)
+                    first = seen(record["event_id"], line)
+                    if first != line:
+                        raise first_lines.error(first)
                 except EventError as e:
                     reject(line, e, raw)
                 except (ValueError, TypeError, OverflowError) as e:  # the builder should make this unreachable

@@ -274,3 +274,36 @@ def test_an_unbalanced_csv_quote_rejects_one_row(settings: Settings, tmp_path: P
     entry = json.loads(Path(f"{src}.rejects.jsonl").read_text())
     assert (entry["line"], entry["code"]) == (12, "malformed") and "unbalanced quote" in entry["message"]
     assert len(consume(settings, settings.payments_topic, 2999)) == 2999
+
+
+def test_duplicate_event_ids_are_rejected_with_the_first_line(settings: Settings, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    lines: list[Any] = [payment(i) for i in range(10)]
+    lines += [payment(3, amount_paise=999), payment(10, channel="PAYTM"), payment(10), payment(10), payment(7)]
+    src = write_jsonl(tmp_path / "dupes.jsonl", lines)
+    code, out, _ = publish(settings, capsys, str(src), "--kind", "payments", "--bank", "SBIN")
+    assert code == 2 and "sent=11 rejected=4" in out
+    entries = [json.loads(x) for x in Path(f"{src}.rejects.jsonl").read_text().splitlines()]
+    assert [(e["line"], e["code"]) for e in entries] == [
+        (11, "duplicate_event_id"), (12, "malformed"), (14, "duplicate_event_id"), (15, "duplicate_event_id")]
+    assert [e["message"].split(" of this file")[0] for e in entries if e["code"] == "duplicate_event_id"] == [
+        "event_id already used on line 4", "event_id already used on line 13", "event_id already used on line 8"]
+    got = {v["event_id"]: v for _, _, v in consume(settings, settings.payments_topic, 11)}
+    assert len(got) == 11 and got["TXN-0000003"]["amount_paise"] == 103  # the first one was sent
+
+
+def test_duplicates_across_a_resume_are_still_rejected(settings: Settings, tmp_path: Path) -> None:
+    objs = [payment(i) for i in range(1000)] + [payment(5), payment(600)]
+    src = write_jsonl(tmp_path / "r.jsonl", objs)
+    job = Job(source=str(src), kind="payments", bank_code="SBIN", fmt="jsonl", rejects=tmp_path / "rej.jsonl",
+              checkpoint=tmp_path / "cp.json", batch_records=900)
+    stop = threading.Event()
+    stop.set()  # stops after the first segment (300 records): TXN-5 is before the checkpoint
+    first = publish_job(job, settings, io.StringIO(), stop)
+    assert (first.sent, first.rejected) == (300, 0)
+    second = publish_job(job, settings, io.StringIO())
+    assert (second.sent, second.rejected, second.skipped) == (700, 2, 300)
+    entries = [json.loads(x) for x in (tmp_path / "rej.jsonl").read_text().splitlines()]
+    assert [(e["line"], e["code"], e["message"].split(" of")[0]) for e in entries] == [
+        (1001, "duplicate_event_id", "event_id already used on line 6"),
+        (1002, "duplicate_event_id", "event_id already used on line 601")]

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint unit bench setup
+.PHONY: demo test lint unit bench setup fuzz
 
 setup: $(STAMP)
 
@@ -36,3 +36,13 @@ unit: $(STAMP)
 # All benchmarks at full size (~25 min); see docs/performance.md.
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Longer fuzzing (tests/fuzz/): atheris for FUZZ_SECONDS per target, then hypothesis with FUZZ_EXAMPLES
+# examples per property (about 10 minutes in all); one summary line per atheris target, hypothesis's
+# statistics per property. `make test` runs a short version of both.
+FUZZ_SECONDS ?= 60
+FUZZ_EXAMPLES ?= 2000
+fuzz: $(STAMP)
+	for t in decode validate jsonl csv; do $(BIN)/python -m tests.fuzz.atheris_main $$t $(FUZZ_SECONDS) || exit 1; done
+	HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -p no:cacheprovider -q \
+	  --hypothesis-show-statistics tests/fuzz/test_properties.py

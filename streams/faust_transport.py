@@ -33,6 +33,18 @@ def transport_with_fetch_wait(fetch_max_wait_ms: int) -> type[driver.Transport]:
             consumer._fetch_max_wait_ms = fetch_max_wait_ms  # read by the fetcher created in start()
             return consumer
 
+        def verify_event_path(self, now: float, tp: TP) -> None:
+            """Faust's stall detector, without its stream-side checks for the batch path's partitions.
+
+            Those look for agent events and acks the batch path never makes ("Stream has not
+            started processing" after a few minutes); the fetch-side checks still run.
+            """
+            batch = getattr(self.consumer.app, "digindex_batch", None)
+            if batch is not None and batch.handles(tp.topic):
+                self._verify_aiokafka_event_path(now, tp)
+                return None
+            return super().verify_event_path(now, tp)
+
     class Consumer(driver.Consumer):
         def _new_consumer_thread(self) -> driver.AIOKafkaConsumerThread:
             return ConsumerThread(self, loop=self.loop, beacon=self.beacon)

@@ -22,15 +22,16 @@ checkpoint's offset.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from .runner import SignalRunner
 
 __all__ = ["BatchSource", "Record"]
 
-#: Records handled between two yields to the event loop (the web server answers meanwhile).
-YIELD_EVERY = 2_000
+#: Records handled between two yields to the event loop (the web server, the producer's
+#: sends and Faust's thread keepalive run meanwhile: a chunk of seeding events takes ~0.1 s).
+YIELD_EVERY = 500
 
 
 class Record(Protocol):
@@ -44,8 +45,13 @@ class Record(Protocol):
 class BatchSource:
     """Routes fetched batches of the signals' source topics to their partitions' processors."""
 
-    def __init__(self, runners: Sequence[SignalRunner]) -> None:
+    def __init__(self, runners: Sequence[SignalRunner],
+                 backpressure: Callable[[], Awaitable[None]] | None = None) -> None:
         self.runners = {runner.signal.topic: runner for runner in runners}
+        #: awaited between chunks: returns once the producer's backlog is small enough (state
+        #: writes queue changelog records faster than a loaded broker may take them; Faust's
+        #: conductor waits likewise before each message of the agent path)
+        self.backpressure = backpressure
         #: batches and records handed over (for the benchmarks and tests)
         self.batches = 0
         self.records = 0
@@ -86,6 +92,8 @@ class BatchSource:
                 await proc.save(now)
             elif i < n:
                 await asyncio.sleep(0)  # let the web server and timers in between chunks
+            if self.backpressure is not None:
+                await self.backpressure()
             if not current():
                 return  # revoked meanwhile: the next owner replays from the checkpoint
             now = proc.clock()

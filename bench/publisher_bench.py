@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from streams.avro_codec import codec_for
+from streams.banks import default_banks
 from streams.broker import EmbeddedBroker
 from streams.config import Settings
 from streams.producer import district_key, make_producer
@@ -37,12 +38,13 @@ PURPOSES = ["P2P", "P2M", "BILL_ENERGY", "DBT", "OTHER"]
 def payments(n: int) -> list[dict[str, Any]]:
     """``n`` valid payment records across the 13 Uttarakhand districts."""
     base = int(time.time() * 1000) - 86_400_000
+    branches = default_banks().branches_of("SBIN")
     return [{
         "event_id": f"SBIN-{i:09d}",
         "occurred_at": base + i,
         "district_lgd": 45 + i % 13,
         "bank_code": "SBIN",
-        "branch_ifsc": f"SBIN00{i % 9000:05d}" if i % 3 else None,
+        "branch_ifsc": branches[i % len(branches)] if i % 3 else None,
         "channel": CHANNELS[i % len(CHANNELS)],
         "amount_paise": 100 + (i * 7919) % 5_000_000,
         "status": "SUCCESS" if i % 17 else "TECHNICAL_DECLINE",

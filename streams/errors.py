@@ -9,9 +9,12 @@ from __future__ import annotations
 __all__ = [
     "AadhaarLikeValue",
     "EventError",
+    "InvalidBankCode",
     "MalformedEvent",
     "OutOfRange",
     "TooOld",
+    "UnknownBank",
+    "UnknownBranch",
     "UnknownDistrict",
     "UnknownSchema",
     "WrongPartition",
@@ -83,3 +86,15 @@ class WrongPartition(EventError):
     """
 
     code = "wrong_partition"
+
+
+class UnknownBank(EventError):
+    """A well-formed ``bank_code`` that is not a bank in the IFSC registry (``streams.banks``)."""
+
+    code = "unknown_bank"
+
+
+class UnknownBranch(EventError):
+    """A ``branch_ifsc`` that is not in the IFSC registry, or is a branch of another bank."""
+
+    code = "unknown_branch"

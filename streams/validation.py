@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from .aadhaar import contains_aadhaar_like
+from .banks import BankRegistry, default_banks
 from .errors import AadhaarLikeValue, InvalidBankCode, OutOfRange, TooOld
 from .registry import DistrictRegistry
 
@@ -21,14 +22,26 @@ BANK_CODE = re.compile(r"[A-Z]{4}")
 ENUM_FIELDS = frozenset({"channel", "status", "purpose"})
 
 
-def check_event(record: dict[str, Any], registry: DistrictRegistry, now_ms: int, max_future_ms: int) -> None:
-    """Raise the ``EventError`` naming the first rule ``record`` breaks; return if it breaks none."""
+def check_event(record: dict[str, Any], registry: DistrictRegistry, now_ms: int, max_future_ms: int,
+                banks: BankRegistry | None = None) -> None:
+    """Raise the ``EventError`` naming the first rule ``record`` breaks; return if it breaks none.
+
+    ``banks`` is the bank registry (default: the shipped one): ``bank_code`` must be a known IFSC
+    bank code (``unknown_bank``), and a ``branch_ifsc`` one of that bank's branches (``unknown_branch``).
+    """
     for name, value in record.items():
         if name not in ENUM_FIELDS and isinstance(value, str) and contains_aadhaar_like(value):
             raise AadhaarLikeValue(f"field {name} holds an Aadhaar-like 12-digit number", name)
-    if not BANK_CODE.fullmatch(record["bank_code"]):
-        raise InvalidBankCode(f"bank_code {record['bank_code']!r} is not 4 capital letters (an IFSC bank prefix)",
-                              "bank_code")
+    bank = record["bank_code"]
+    if not BANK_CODE.fullmatch(bank):
+        raise InvalidBankCode(f"bank_code {bank!r} is not 4 capital letters (an IFSC bank prefix)", "bank_code")
+    if banks is None:
+        banks = default_banks()
+    if bank not in banks.names:
+        banks.name(bank)  # raises UnknownBank
+    branch = record.get("branch_ifsc")
+    if branch is not None:
+        banks.check_branch(bank, branch)
     registry.get(record["district_lgd"])
     if not record["event_id"]:
         raise OutOfRange("event_id is empty", "event_id")

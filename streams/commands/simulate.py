@@ -54,8 +54,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=_seed, default=None,
                         help="random seed; same seed, same events (default: a random seed, printed)")
     parser.add_argument("--banks", default=None,
-                        help="comma-separated IFSC bank prefixes (default SBIN,PUNB,BARB,CNRB,UBIN,HDFC,"
-                        "ICIC,UTKS,NTBL)")
+                        help="comma-separated bank codes of the IFSC registry (streams/data/ifsc/); events "
+                        "name real branch IFSCs of each (default SBIN,PUNB,BARB,CNRB,UBIN,HDFC,ICIC,UTKS,NTBL)")
     parser.add_argument("--accounts", type=int, default=20_000,
                         help="bank accounts in the seeding first load, all districts (0: no seeding events)")
     parser.add_argument("--seeding-rate", type=float, default=None,
@@ -88,6 +88,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     )
     if options.rate <= 0:
         raise SystemExit("digindex simulate: --rate must be positive")
+    from ..banks import default_banks
+
+    unknown = [b for b in options.banks or () if b not in default_banks()]
+    if unknown:
+        raise SystemExit(f"digindex simulate: --banks: not in the IFSC bank registry: {', '.join(unknown)}")
     if options.drop_district is not None:
         from ..simulator.calibration import default_calibration
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..avro_codec import AvroCodec
+from ..banks import default_banks
 from ..validation import check_event
 from .kv import PartitionKV
 from .store import CheckpointStore
@@ -81,9 +82,11 @@ class Signal:
 class StateBase:
     """The part every signal's state has: offset, outcome and dead-letter counters, bank freshness."""
 
-    def __init__(self, partition: int, registry: Any, max_future_skew: float) -> None:
+    def __init__(self, partition: int, registry: Any, max_future_skew: float, banks: Any = None) -> None:
         self.partition = partition
         self.registry = registry
+        #: the bank registry (``streams.banks``; None: the shipped one)
+        self.banks = banks if banks is not None else default_banks()
         self.offset = -1
         #: messages handed to the processor: always the sum of ``outcomes`` (the conservation check)
         self.consumed = 0
@@ -100,7 +103,7 @@ class StateBase:
         self.emitted.append((target, key, value, partition))
 
     def check(self, record: dict[str, Any], now_ms: int) -> None:
-        check_event(record, self.registry, now_ms, self._max_future_ms)
+        check_event(record, self.registry, now_ms, self._max_future_ms, self.banks)
 
     def seen_bank(self, bank: str, ts: int) -> None:
         if ts > self.bank_last_event_ms.get(bank, 0):

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..avro_codec import load_schema
+from ..banks import default_banks
 from ..channels import is_digital
 from .calibration import Calibration, default_calibration
 
@@ -30,7 +31,6 @@ __all__ = [
     "Simulator",
     "generate_payments",
     "generate_seeding",
-    "ifsc",
 ]
 
 
@@ -88,14 +88,6 @@ _PAPER_DECLINES = (0.002, 0.02)  # a bounced cheque is a business decline
 
 #: Seeding trickle: share of changes that open a new (unseeded) account instead of seeding one.
 _NEW_ACCOUNT_SHARE = 0.15
-_B36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
-
-def ifsc(bank: str, lgd: int, index: int) -> str:
-    """A synthetic 11-character IFSC: bank prefix, ``0``, 3-digit LGD, 3 base-36 characters."""
-    a, rest = divmod(index, 36 * 36)
-    b, c = divmod(rest, 36)
-    return f"{bank}0{lgd % 1000:03d}{_B36[a % 36]}{_B36[b]}{_B36[c]}"
 
 
 class _Picker:
@@ -132,6 +124,9 @@ class Simulator:
         self.seed = seed
         self.cal = calibration or default_calibration()
         codes = [c.strip().upper() for c in banks] if banks else list(DEFAULT_BANKS)
+        unknown = [c for c in codes if c not in default_banks() or not default_banks().branches_of(c)]
+        if unknown:
+            raise ValueError(f"not a bank with branches in the IFSC registry: {', '.join(unknown)}")
         avg = sum(b.weight for b in DEFAULT_BANKS.values()) / len(DEFAULT_BANKS)
         chosen = [DEFAULT_BANKS.get(c, Bank(c, avg)) for c in codes]
         total = sum(b.weight for b in chosen)
@@ -162,10 +157,18 @@ class Simulator:
         """Branches per (district, bank): ~2,400 in the state, spread by registered users."""
         rng = random.Random(f"{self.seed}:layout")
         out: dict[tuple[int, str], list[str]] = {}
+        # real branch IFSCs of each bank (the registry does not say where a branch is: they are
+        # dealt to districts at random, each district its own, reused only if a bank has too few)
+        pools = {b.code: default_banks().branches_of(b.code) for b in self.banks}
+        for pool in pools.values():
+            rng.shuffle(pool)
+        dealt = dict.fromkeys(pools, 0)
         for d in self.cal.districts:
             for b in self.banks:
                 n = max(1, round(2400 * d.user_share * b.weight * rng.uniform(0.8, 1.2)))
-                out[(d.lgd, b.code)] = [ifsc(b.code, d.lgd, i) for i in range(n)]
+                pool, start = pools[b.code], dealt[b.code]
+                out[(d.lgd, b.code)] = [pool[(start + i) % len(pool)] for i in range(n)]
+                dealt[b.code] = start + n
         return out
 
     def _open_accounts(self, accounts: int) -> None:

@@ -10,11 +10,12 @@ import pytest
 
 from streams.aadhaar import contains_aadhaar_like
 from streams.avro_codec import codec_for, load_schema
+from streams.banks import default_banks
 from streams.channels import is_digital
 from streams.registry import DistrictRegistry
 from streams.simulator.calibration import default_calibration
 from streams.simulator.feed import TokenBucket, encoded_payments
-from streams.simulator.generator import Simulator, generate_payments, generate_seeding, ifsc
+from streams.simulator.generator import Simulator, generate_payments, generate_seeding
 from streams.validation import check_event
 
 NOW = 1_767_225_600_000  # 2026-01-01T00:00:00Z
@@ -83,14 +84,20 @@ def test_banks_branches_and_accounts_look_real(payments: list[dict[str, Any]],
     banks = Counter(e["bank_code"] for e in payments)
     assert set(banks) >= {"SBIN", "PUNB", "BARB", "CNRB", "UBIN", "HDFC", "ICIC", "UTKS"}
     assert banks.most_common(1)[0][0] == "SBIN"
+    registry = default_banks()
     for e in payments[:5000]:
-        b = e["branch_ifsc"]
-        assert len(b) == 11 and b.startswith(e["bank_code"] + "0") and b[5:].isalnum() and b.isupper()
-    assert ifsc("SBIN", 49, 0) == "SBIN0049000" and ifsc("PUNB", 46, 36 * 36 + 37) == "PUNB0046111"
+        registry.check_branch(e["bank_code"], e["branch_ifsc"])  # a real branch of the event's bank
+    branches = {(e["district_lgd"], e["branch_ifsc"]) for e in payments if e["bank_code"] != "NTBL"}
+    assert len({b for _, b in branches}) == len(branches), "each district has branches of its own"
+    # (the Nainital Bank has 178 branches in the registry, fewer than the simulation deals out)
     for e in seeding:
         assert e["account_ref"].startswith(f"{e['bank_code']}-{e['district_lgd']}-ACC-")
-    only = generate_payments(1, 300, NOW, banks=["SBIN", "XYZB"])
-    assert {e["bank_code"] for e in only} == {"SBIN", "XYZB"}
+    only = generate_payments(1, 300, NOW, banks=["SBIN", "AACX"])  # AACX: sublet branches only
+    assert {e["bank_code"] for e in only} == {"SBIN", "AACX"}
+    for e in only:
+        registry.check_branch(e["bank_code"], e["branch_ifsc"])
+    with pytest.raises(ValueError, match="XYZB"):
+        generate_payments(1, 10, NOW, banks=["SBIN", "XYZB"])
 
 
 def test_channel_mix(payments: list[dict[str, Any]]) -> None:

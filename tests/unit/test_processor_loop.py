@@ -193,6 +193,24 @@ def test_domain_refusals_are_dead_letters_and_not_remembered(registry: DistrictR
     run(test)
 
 
+def test_unknown_banks_and_foreign_branches_are_dead_letters(registry: DistrictRegistry, tmp_path: Path) -> None:
+    """A stray bank code (``TEST``) is refused, so it never reaches a metric label or the bank alerts."""
+    part = Partition(registry, tmp_path)
+
+    async def test() -> None:
+        topic = DeadLetterTopic()
+        proc = await part.open(topic=topic)
+        assert feed(proc, [payment("a", bank="TEST"), payment("b", branch_ifsc="PUNB0001000"),
+                           payment("c", branch_ifsc="SBIN0000001"), payment("d", bank="ZZZZ")
+                           ]) == ["rejected", "rejected", "accepted", "rejected"]
+        assert proc.state.deadletters == Counter({"unknown_bank": 2, "unknown_branch": 1})
+        assert set(proc.state.bank_last_event_ms) == {"SBIN"}
+        await proc.save()
+        assert topic.reasons() == ["unknown_bank", "unknown_branch", "unknown_bank"]
+
+    run(test)
+
+
 # --- duplicates ------------------------------------------------------------------------------------
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from streams.errors import AadhaarLikeValue, OutOfRange, UnknownDistrict
+from streams.banks import BankRegistry, default_banks
+from streams.errors import AadhaarLikeValue, OutOfRange, UnknownBank, UnknownBranch, UnknownDistrict
 from streams.registry import DistrictRegistry
 from streams.validation import check_event
 
@@ -54,3 +55,68 @@ def test_bank_code_must_be_an_ifsc_prefix(bank: str, registry: DistrictRegistry)
     with pytest.raises(InvalidBankCode) as info:
         check_event(rec, registry, 1_700_000_000_000, 300_000)
     assert info.value.code == "invalid_bank_code" and info.value.field == "bank_code"
+
+
+# --- the bank registry (issue 9, item 5) ----------------------------------------------------
+
+@pytest.mark.parametrize("bank", ["TEST", "ABCD", "ZZZZ"])
+def test_unknown_bank_code_is_refused(registry: DistrictRegistry, bank: str) -> None:
+    for rec in (payment(bank=bank), seeding_event(bank=bank)):
+        with pytest.raises(UnknownBank) as exc:
+            check_event(rec, registry, T0, SKEW)
+        assert exc.value.code == "unknown_bank" and exc.value.field == "bank_code"
+        assert bank in str(exc.value) and "IFSC" in str(exc.value)
+
+
+@pytest.mark.parametrize("bank", ["SBIN", "PUNB", "BARB", "CNRB", "UBIN", "HDFC", "ICIC", "UTKS", "NTBL", "AACX"])
+def test_registered_banks_pass(registry: DistrictRegistry, bank: str) -> None:
+    assert check_event(payment(bank=bank), registry, T0, SKEW) is None
+    assert check_event(seeding_event(bank=bank), registry, T0, SKEW) is None
+
+
+@pytest.mark.parametrize(("bank", "ifsc"), [
+    ("SBIN", "SBIN0000001"),   # numeric branch code, zero-padded in the dataset
+    ("BARB", "BARB0AAMBUR"),   # alphanumeric branch code
+    ("NTBL", "NTBL0AFZ162"),
+    ("AACX", "HDFC0CAACOB"),   # a co-operative bank's sublet branch under HDFC's prefix
+])
+def test_branches_of_their_bank_pass(registry: DistrictRegistry, bank: str, ifsc: str) -> None:
+    assert check_event(payment(bank=bank, branch_ifsc=ifsc), registry, T0, SKEW) is None
+
+
+@pytest.mark.parametrize(("bank", "ifsc", "says"), [
+    ("SBIN", "PUNB0001000", "is a branch of PUNB, not of the event's bank SBIN"),
+    ("SBIN", "SBIN0999999", "is not a branch in the IFSC registry"),
+    ("SBIN", "SBIN", "is not a branch in the IFSC registry"),
+    ("SBIN", "", "is not a branch in the IFSC registry"),
+    ("HDFC", "ABHY0065001", "is a branch of ABHY"),
+])
+def test_branch_of_another_bank_or_unknown_is_refused(registry: DistrictRegistry, bank: str, ifsc: str,
+                                                      says: str) -> None:
+    with pytest.raises(UnknownBranch) as exc:
+        check_event(payment(bank=bank, branch_ifsc=ifsc), registry, T0, SKEW)
+    assert exc.value.code == "unknown_branch" and exc.value.field == "branch_ifsc"
+    assert says in str(exc.value)
+
+
+def test_bank_registry_is_the_shipped_extract() -> None:
+    banks = default_banks()
+    assert banks.version.startswith("ifsc ")
+    assert len(banks) >= 1510 and banks.name("SBIN") == "State Bank of India"
+    assert banks.name("NTBL") == "Nainital Bank" and banks.name("UTKS") == "Utkarsh Small Finance Bank"
+    assert len(banks.branches) >= 170_000
+    assert all(len(i) == 11 and i[4] == "0" for i in banks.branches)
+    assert banks.operator("HDFC0CAACOB") == "AACX" and banks.operator("SBIN0000001") == "SBIN"
+    assert banks.operator("SBIN0999999") is None
+    with pytest.raises(UnknownBank):
+        banks.name("TEST")
+
+
+def test_a_registry_can_be_given() -> None:
+    """Another registry (a refreshed extract, a test's) is used where given."""
+    from streams.registry import default_registry
+
+    small = BankRegistry({"TEST": "A test bank"}, frozenset({"TEST0000001"}))
+    check_event(payment(bank="TEST", branch_ifsc="TEST0000001"), default_registry(), T0, SKEW, small)
+    with pytest.raises(UnknownBank):
+        check_event(payment(bank="SBIN"), default_registry(), T0, SKEW, small)

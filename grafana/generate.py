@@ -60,6 +60,8 @@ PIPELINE_HEALTH = "Pipeline health"
 D = 'district_lgd="$district_lgd"'
 #: `bank` selector for the banks variable (multi-value).
 B = 'bank=~"$bank"'
+#: Joined onto a query by bank: adds the bank's name from the IFSC registry (legend ``{{name}}``).
+NAMES = " * on (bank) group_left (name) bank:digindex_bank_info:max"
 
 
 def uid_for(title: str) -> str:
@@ -233,7 +235,7 @@ def district_detail() -> Dashboard:
                                      [(f'district_channel_status:digindex_payments:rate5m{{{D}, status="SUCCESS"}}',
                                        "{{channel}}")], unit="ops", stacked=True))
         .with_panel(timeseries_panel("Digital share by bank (24h window)",
-                                     [(f"district_bank:digindex_digital_share:ratio_24h{{{D}}}", "{{bank}}")],
+                                     [(f"district_bank:digindex_digital_share:ratio_24h{{{D}}}{NAMES}", "{{name}}")],
                                      unit="percentunit", max_val=1))
         .with_panel(timeseries_panel("Value of successful payments by mode",
                                      [(f"district_mode:digindex_payments_amount_rupees:rate5m{{{D}}}", "{{mode}}")],
@@ -251,31 +253,33 @@ def district_detail() -> Dashboard:
                                       (f"district:digindex_technical_decline:ratio_24h{{{D}}}", "24h")],
                                      unit="percentunit"))
         .with_panel(timeseries_panel("Technical declines by bank (1h window)",
-                                     [(f"district_bank:digindex_technical_decline:ratio_1h{{{D}}}", "{{bank}}")],
+                                     [(f"district_bank:digindex_technical_decline:ratio_1h{{{D}}}{NAMES}", "{{name}}")],
                                      unit="percentunit"))
         .with_row(Row("Freshness"))
         .with_panel(timeseries_panel("Age of the district's latest event",
                                      [(f"time() - district_topic:digindex_last_event_timestamp_seconds:max{{{D}}}",
                                        "{{topic}}")], unit="s"))
-        .with_panel(timeseries_panel("Age of each bank's latest event (all districts)",
-                                     [("time() - bank_topic:digindex_bank_last_event_timestamp_seconds:max",
-                                       "{{bank}} {{topic}}")], unit="s",
-                                     description="The worker exports bank freshness per bank and topic, "
-                                     "not per district."))
+        .with_panel(timeseries_panel("Age of each bank's latest event in the district",
+                                     [("(time() - district_bank_topic:digindex_bank_district_last_event_timestamp_"
+                                       f"seconds:max{{{D}}}){NAMES}", "{{name}} {{topic}}")], unit="s",
+                                     description="The banks reporting for this district; a bank silent everywhere "
+                                     "mutes this district's share alerts (DigindexBankFeedSilentInDistrict)."))
     )
 
 
 def banks() -> Dashboard:
+    # Shows the bank's name, carries its code (query_result + named capture groups).
     bank_variable = (QueryVariable("bank").label("Bank").datasource(DATASOURCE)
-                     .query({"query": "label_values(bank:digindex_digital_share:ratio_24h, bank)",
-                             "refId": "PrometheusVariableQueryEditor-VariableQuery", "qryType": 1})
+                     .query({"query": "query_result(bank:digindex_bank_info:max)",
+                             "refId": "PrometheusVariableQueryEditor-VariableQuery", "qryType": 3})
+                     .regex('/bank="(?<value>[^"]+)".*name="(?<text>[^"]+)"/')
                      .multi(True).include_all(True).all_value(".*")
                      .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED).sort(VariableSort.ALPHABETICAL_ASC))
     return (
         _dashboard(BANKS, "Partner banks: digital share and technical declines per district, feed freshness.")
         .with_variable(bank_variable)
         .with_panel(timeseries_panel("Digital share by bank, all districts (24h window)",
-                                     [(f"bank:digindex_digital_share:ratio_24h{{{B}}}", "{{bank}}")],
+                                     [(f"bank:digindex_digital_share:ratio_24h{{{B}}}{NAMES}", "{{name}}")],
                                      unit="percentunit", max_val=1))
         .with_panel(
             bargauge.Panel().title("Age of each bank's latest event").datasource(DATASOURCE)
@@ -287,22 +291,22 @@ def banks() -> Dashboard:
             .legend(common_builders.VizLegendOptions().show_legend(False)
                     .display_mode(common.LegendDisplayMode.LIST).placement(common.LegendPlacement.BOTTOM))
             .thresholds(_thresholds((None, "green"), (900, "orange"), (3600, "red")))
-            .with_target(_q(f"time() - bank_topic:digindex_bank_last_event_timestamp_seconds:max{{{B}}}",
-                            "{{bank}} {{topic}}")))
+            .with_target(_q(f"(time() - bank_topic:digindex_bank_last_event_timestamp_seconds:max{{{B}}}){NAMES}",
+                            "{{name}} {{topic}}")))
         .with_panel(
             table_panel("Banks by district (24h window)",
-                        [(f"district_bank:digindex_digital_share:ratio_24h{{{B}}}", ""),
-                         (f"district_bank:digindex_technical_decline:ratio_24h{{{B}}}", "")],
+                        [(f"district_bank:digindex_digital_share:ratio_24h{{{B}}}{NAMES}", ""),
+                         (f"district_bank:digindex_technical_decline:ratio_24h{{{B}}}{NAMES}", "")],
                         description="A bank's digital share of its successful transactions, and its "
                         "technical declines / digital attempts, in each district.",
                         height=14, sort_by="Digital share 24h",
-                        rename={"bank": "Bank", "district": "District", "district_lgd": "LGD",
+                        rename={"bank": "Bank code", "name": "Bank", "district": "District", "district_lgd": "LGD",
                                 "Value #A": "Digital share 24h", "Value #B": "Technical declines 24h"})
             .unit("percentunit")
             .override_by_name("LGD", [{"id": "unit", "value": "none"}]))
         .with_panel(timeseries_panel("Technical declines by bank and district (1h window)",
-                                     [(f"district_bank:digindex_technical_decline:ratio_1h{{{B}}}",
-                                       "{{bank}} {{district}}")], unit="percentunit", width=24))
+                                     [(f"district_bank:digindex_technical_decline:ratio_1h{{{B}}}{NAMES}",
+                                       "{{name}} {{district}}")], unit="percentunit", width=24))
     )
 
 

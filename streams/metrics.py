@@ -15,6 +15,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from . import __version__
+from .banks import default_banks
 from .config import Settings
 from .delay import DelayHistogram
 from .errors import EventError
@@ -42,6 +43,7 @@ class IndexCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         rt, s = self.rt, self.rt.settings
         reg = rt.registry
+        bank_registry = default_banks()
         dl = ["district_lgd", "district"]
         share = GaugeMetricFamily("digindex_digital_share_ratio",
                                   "Successful digital / all successful transactions in the window",
@@ -66,6 +68,7 @@ class IndexCollector(Collector):
         windows = [(i, Settings.window_label(w)) for i, w in enumerate(s.windows)]
         owned: set[int] = set()
         bank_last: dict[tuple[str, str], int] = {}
+        bank_district_last: dict[tuple[int, str, str], int] = {}
         outcomes: dict[str, Counter[str]] = {s.payments_topic: Counter(), s.seeding_topic: Counter()}
         dead: dict[str, Counter[str]] = {s.payments_topic: Counter(), s.seeding_topic: Counter()}
         lag = GaugeMetricFamily("digindex_consumer_lag_messages", "High watermark minus next offset to process",
@@ -80,6 +83,10 @@ class IndexCollector(Collector):
             dead[topic].update(state.deadletters)
             for bank, ts in state.bank_last_event_ms.items():
                 bank_last[(bank, topic)] = max(bank_last.get((bank, topic), 0), ts)
+            for bank, districts in state.bank_district_last_ms.items():
+                for lgd, ts in districts.items():
+                    key = (lgd, bank, topic)
+                    bank_district_last[key] = max(bank_district_last.get(key, 0), ts)
 
         for p, state in sorted(rt.payments.items()):
             partition_figures(s.payments_topic, p, state)
@@ -155,6 +162,15 @@ class IndexCollector(Collector):
                                "Event time of the bank's latest accepted event", labels=["bank", "topic"])
         for (bank, topic), ts in sorted(bank_last.items()):
             bl.add_metric([bank, topic], ts / 1000)
+        bdl = GaugeMetricFamily("digindex_bank_district_last_event_timestamp_seconds",
+                                "Event time of the bank's latest accepted event in the district",
+                                labels=[*dl, "bank", "topic"])
+        for (lgd, bank, topic), ts in sorted(bank_district_last.items()):
+            bdl.add_metric([str(lgd), reg.get(lgd).name, bank, topic], ts / 1000)
+        binfo = GaugeMetricFamily("digindex_bank_info", "One per bank this worker has accepted events from: "
+                                  "its name in the IFSC registry", labels=["bank", "name"])
+        for bank in sorted({bank for bank, _ in bank_last}):
+            binfo.add_metric([bank, bank_registry.names.get(bank, bank)], 1)
         assigned = GaugeMetricFamily("digindex_assigned_partitions", "Partitions this worker owns", labels=["topic"])
         ckpt = CounterMetricFamily("digindex_checkpoints", "State checkpoints written", labels=["topic"])
         restore = GaugeMetricFamily("digindex_restore_seconds", "How long the last restore of a partition took",
@@ -169,7 +185,7 @@ class IndexCollector(Collector):
         reb.add_metric([], rt.rebalances)
         info = GaugeMetricFamily("digindex_worker_info", "One per running worker", labels=["worker", "version"])
         info.add_metric([rt.worker_id, __version__], 1)
-        yield from (share, vshare, wtx, tdr, btx, ptot, amt, seeding_ratio, accounts, target, last, bl,
+        yield from (share, vshare, wtx, tdr, btx, ptot, amt, seeding_ratio, accounts, target, last, bl, bdl, binfo,
                     events, consumed, deadletters, lag, assigned, ckpt, restore, reb, info)
 
 

@@ -75,7 +75,7 @@ class PaymentPartitionState(StateBase):
             d.amounts[digital] += amount
         if ts > d.last_event_ms:
             d.last_event_ms = ts
-        self.seen_bank(bank, ts)
+        self.seen_bank(bank, ts, lgd)
         bucket = min(ts, now_ms) // _BUCKET_MS
         idx = slot(status, digital)
         rolling = d.rolling

@@ -94,6 +94,8 @@ class StateBase:
         self.deadletters: Counter[str] = Counter()
         #: bank -> event time of its newest accepted event (per bank: one bank's clock moves nothing else)
         self.bank_last_event_ms: dict[str, int] = {}
+        #: bank -> district -> event time of its newest accepted event there (which districts a bank reports for)
+        self.bank_district_last_ms: dict[str, dict[int, int]] = {}
         self._max_future_ms = int(max_future_skew * 1000)
         #: (target, key, value, partition) to send after the next checkpoint (drained by the processor)
         self.emitted: list[tuple[str, bytes, bytes, int | None]] = []
@@ -105,14 +107,22 @@ class StateBase:
     def check(self, record: dict[str, Any], now_ms: int) -> None:
         check_event(record, self.registry, now_ms, self._max_future_ms, self.banks)
 
-    def seen_bank(self, bank: str, ts: int) -> None:
+    def seen_bank(self, bank: str, ts: int, lgd: int | None = None) -> None:
         if ts > self.bank_last_event_ms.get(bank, 0):
             self.bank_last_event_ms[bank] = ts
+        if lgd is not None:
+            districts = self.bank_district_last_ms.get(bank)
+            if districts is None:
+                districts = self.bank_district_last_ms[bank] = {}
+            if ts > districts.get(lgd, 0):
+                districts[lgd] = ts
 
     def base_counters(self) -> dict[str, Any]:
         return {"offset": self.offset, "consumed": self.consumed, "outcomes": dict(self.outcomes),
                 "deadletters": dict(self.deadletters),
-                "banks_last": self.bank_last_event_ms}
+                "banks_last": self.bank_last_event_ms,
+                "bank_districts": {b: {str(lgd): ts for lgd, ts in d.items()}
+                                   for b, d in self.bank_district_last_ms.items()}}
 
     def load_base(self, c: dict[str, Any]) -> None:
         self.offset = c["offset"]
@@ -120,6 +130,8 @@ class StateBase:
         self.consumed = c.get("consumed", sum(self.outcomes.values()))  # checkpoints before the counter
         self.deadletters = Counter(c["deadletters"])
         self.bank_last_event_ms = dict(c["banks_last"])
+        self.bank_district_last_ms = {b: {int(lgd): ts for lgd, ts in d.items()}
+                                      for b, d in c.get("bank_districts", {}).items()}  # absent before
 
     # A state whose checkpoint is its counters alone (its per-key state lives in its store) uses
     # these as they are: the whole state is small, so a delta is the whole of it.

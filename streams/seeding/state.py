@@ -99,7 +99,7 @@ class SeedingPartitionState(StateBase):
         self.kv.put(key, pack(status, ts, offset, lgd, event_id))
         if ts > self.last_event_ms.get(lgd, 0):
             self.last_event_ms[lgd] = ts
-        self.seen_bank(record["bank_code"], ts)
+        self.seen_bank(record["bank_code"], ts, lgd)
         return "accepted"
 
     def snapshot(self) -> dict[str, Any]:

@@ -50,6 +50,9 @@ ROUTING_TABLE = [
     (("alertname=DigindexPipelineDown", "job=digindex", "severity=critical"), "digindex-ops"),
     (("alertname=DigindexConsumerLagHigh", "topic=payments", "severity=critical"), "digindex-ops"),
     (("alertname=DigindexBankFeedSilent", "bank=SBIN", "topic=payments"), "digindex-ops"),
+    # scopes the silent bank's inhibition; carries a district_lgd but reaches no district
+    (("alertname=DigindexBankFeedSilentInDistrict", "bank=SBIN", "topic=payments", "district_lgd=45",
+      "severity=info"), "digindex-none"),
     (("alertname=DigindexDeadLetterRateHigh", "topic=payments"), "digindex-ops"),
     (("alertname=DigindexAadhaarLikeValueRejected", "topic=payments"), "digindex-ops"),
     (("alertname=DigindexConservationBroken", "instance=worker-1", "topic=payments", "severity=critical"),
@@ -78,7 +81,8 @@ def test_every_uttarakhand_district_has_its_receiver() -> None:
         name = receiver_for(d["district"])
         assert by_code[f'district_lgd="{d["district_lgd"]}"'] == name
         assert receivers[name]["webhook_configs"][0]["url"].startswith("https://")
-    assert set(receivers) == {"digindex-ops", *by_code.values()}, "unused or missing receivers"
+    assert set(receivers) == {"digindex-ops", "digindex-none", *by_code.values()}, "unused or missing receivers"
+    assert set(receivers["digindex-none"]) == {"name"}, "digindex-none notifies nobody"
     # Districts are grouped per district, and notified less often than operations.
     assert "district_lgd" in district_route["group_by"]
     assert district_route["repeat_interval"] == "12h"
@@ -187,26 +191,52 @@ def test_all_workers_down_mutes_the_single_worker_alerts(alertmanager: Alertmana
     assert states[("DigindexWorkerDown", "")][0] == "suppressed"
 
 
+def _silent_in(bank: str, topic: str, lgd: str) -> dict[str, str]:
+    return {"alertname": "DigindexBankFeedSilentInDistrict", "bank": bank, "topic": topic, "district_lgd": lgd,
+            "severity": "info"}
+
+
 def test_silent_bank_feed_mutes_only_the_alerts_it_falsifies(alertmanager: Alertmanager) -> None:
+    """SBIN reports for Almora (45) and Haridwar (50): their share alerts are muted, not Bageshwar's (46)."""
     alertmanager.post({"alertname": "DigindexBankFeedSilent", "bank": "SBIN", "topic": "payments"},
+                      _silent_in("SBIN", "payments", "45"), _silent_in("SBIN", "payments", "50"),
                       _district(DISTRICT_ALERT, "45"),
                       _district("DigindexDistrictBelowTarget", "50"),
-                      _district("DigindexDistrictSeedingStalled", "46"),
-                      _district("DigindexDistrictTechnicalDeclineSpike", "47"))
-    states = alertmanager.states(5)
+                      _district(DISTRICT_ALERT, "46"),
+                      _district("DigindexDistrictBelowTarget", "49"),
+                      _district("DigindexDistrictSeedingStalled", "45"),
+                      _district("DigindexDistrictTechnicalDeclineSpike", "45"))
+    states = alertmanager.states(10)
     assert states[("DigindexBankFeedSilent", "")] == ("active", ["digindex-ops"])
+    assert states[("DigindexBankFeedSilentInDistrict", "45")] == ("active", ["digindex-none"])
     assert states[(DISTRICT_ALERT, "45")][0] == "suppressed"
     assert states[("DigindexDistrictBelowTarget", "50")][0] == "suppressed"
-    assert states[("DigindexDistrictSeedingStalled", "46")][0] == "active"
-    assert states[("DigindexDistrictTechnicalDeclineSpike", "47")][0] == "active"
+    assert states[(DISTRICT_ALERT, "46")] == ("active", ["dm-bageshwar"]), "SBIN does not report for Bageshwar"
+    assert states[("DigindexDistrictBelowTarget", "49")] == ("active", ["dm-dehradun"])
+    assert states[("DigindexDistrictSeedingStalled", "45")][0] == "active", "payments silence: seeding stays"
+    assert states[("DigindexDistrictTechnicalDeclineSpike", "45")][0] == "active"
+
+
+def test_a_bank_silent_nowhere_in_particular_mutes_no_district(alertmanager: Alertmanager) -> None:
+    """A stray bank (one event with code TEST long ago) reports for no district: nothing is muted."""
+    alertmanager.post({"alertname": "DigindexBankFeedSilent", "bank": "TEST", "topic": "payments"},
+                      _district(DISTRICT_ALERT, "45"), _district("DigindexDistrictBelowTarget", "57"))
+    states = alertmanager.states(3)
+    assert states[("DigindexBankFeedSilent", "")] == ("active", ["digindex-ops"])
+    assert states[(DISTRICT_ALERT, "45")] == ("active", ["dm-almora"])
+    assert states[("DigindexDistrictBelowTarget", "57")] == ("active", ["dm-uttar-kashi"])
 
 
 def test_silent_seeding_feed_mutes_seeding_alerts(alertmanager: Alertmanager) -> None:
     alertmanager.post({"alertname": "DigindexBankFeedSilent", "bank": "PUNB", "topic": "seeding"},
-                      _district("DigindexDistrictSeedingStalled", "46"), _district(DISTRICT_ALERT, "45"))
-    states = alertmanager.states(3)
+                      _silent_in("PUNB", "seeding", "46"),
+                      _district("DigindexDistrictSeedingStalled", "46"),
+                      _district("DigindexDistrictSeedingStalled", "47"),
+                      _district(DISTRICT_ALERT, "46"))
+    states = alertmanager.states(5)
     assert states[("DigindexDistrictSeedingStalled", "46")][0] == "suppressed"
-    assert states[(DISTRICT_ALERT, "45")][0] == "active"
+    assert states[("DigindexDistrictSeedingStalled", "47")][0] == "active"
+    assert states[(DISTRICT_ALERT, "46")][0] == "active"
 
 
 def test_share_drop_mutes_below_target_in_the_same_district_only(alertmanager: Alertmanager) -> None:

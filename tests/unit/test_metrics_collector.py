@@ -236,6 +236,30 @@ def test_freshness(reg: CollectorRegistry) -> None:
     assert v(reg, "digindex_bank_last_event_timestamp_seconds", bank="PUNB", topic=S) == (T0 + 5) / 1000
 
 
+def test_bank_freshness_per_district(reg: CollectorRegistry) -> None:
+    """Which districts a bank reports for (the silent-bank inhibition is scoped by them)."""
+    name = "digindex_bank_district_last_event_timestamp_seconds"
+    assert v(reg, name, **d(45), bank="SBIN", topic=P) == T0 / 1000
+    assert v(reg, name, **d(51), bank="SBIN", topic=P) == (T0 - 2 * MINUTE_MS) / 1000
+    assert v(reg, name, **d(49), bank="BARB", topic=P) == (T0 - MINUTE_MS) / 1000
+    assert v(reg, name, **d(45), bank="SBIN", topic=S) == (T0 - 10) / 1000
+    assert v(reg, name, **d(46), bank="PUNB", topic=S) == (T0 + 5) / 1000
+    assert v(reg, name, **d(49), bank="SBIN", topic=P) is None, "SBIN reports nothing for Dehradun"
+    found = {(s.labels["district_lgd"], s.labels["bank"], s.labels["topic"])
+             for m in reg.collect() for s in m.samples if s.name == name}
+    assert found == {("45", "SBIN", P), ("51", "SBIN", P), ("45", "PUNB", P), ("49", "BARB", P), ("49", "HDFC", P),
+                     ("45", "SBIN", S), ("47", "SBIN", S), ("46", "PUNB", S)}
+
+
+def test_bank_info_names_every_bank_exported(reg: CollectorRegistry) -> None:
+    assert reg.get_sample_value("digindex_bank_info", {"bank": "SBIN", "name": "State Bank of India"}) == 1
+    assert reg.get_sample_value("digindex_bank_info", {"bank": "HDFC", "name": "HDFC Bank"}) == 1
+    info = {s.labels["bank"] for m in reg.collect() for s in m.samples if s.name == "digindex_bank_info"}
+    exported = {s.labels["bank"] for m in reg.collect() for s in m.samples
+                if "bank" in s.labels and s.name != "digindex_bank_info"}
+    assert info == exported == {"SBIN", "PUNB", "BARB", "HDFC"}
+
+
 def test_event_outcomes_and_dead_letters(reg: CollectorRegistry) -> None:
     for topic, counts in ((P, {"accepted": 8, "duplicate": 1, "rejected": 1, "late": 1}),
                           (S, {"accepted": 5, "duplicate": 1, "rejected": 1, "late": 0})):

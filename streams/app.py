@@ -23,9 +23,12 @@ from .processor.runner import SignalRunner
 from .recovery import install_recovery
 from .runtime import Runtime
 from .seeding import signal as seeding_signal
+from .signing import KeyRegistryError, Verifier
 from .topics import ensure_topics
 
-__all__ = ["create_app", "main"]
+__all__ = ["create_app", "main", "verifier_for"]
+
+log = logging.getLogger(__name__)
 
 #: Scrapes within this many seconds of a render get the same bytes (Prometheus scrapes every
 #: 15 s or so; a dashboard or the demo board may poll faster).
@@ -33,6 +36,8 @@ METRICS_CACHE_SECONDS = 0.5
 #: Unsent producer messages (changelog records, mostly) the batch path lets pile up before it
 #: waits: measured without a bound, a 1M-account seeding load on a busy broker reached 1.2 GB RSS.
 PRODUCER_BACKLOG = 5_000
+#: How often a worker looks for a changed key registry file (rotation, revocation).
+KEY_RELOAD_SECONDS = 5.0
 
 
 def _credentials(settings: Settings) -> Any:
@@ -46,6 +51,17 @@ def _credentials(settings: Settings) -> Any:
         return faust.SASLCredentials(username=sec.username, password=sec.password.get() if sec.password else None,
                                      mechanism=sec.sasl_mechanism, ssl_context=context)
     return faust.SSLCredentials(context)
+
+
+def verifier_for(settings: Settings) -> Verifier | None:
+    """The worker's signature check: required unless ``DIGINDEX_REQUIRE_SIGNATURES=false``."""
+    if settings.key_registry is not None:
+        return Verifier.from_file(settings.key_registry)
+    if settings.require_signatures:
+        raise KeyRegistryError("DIGINDEX_REQUIRE_SIGNATURES is on but no key registry is set: set "
+                               "DIGINDEX_KEY_REGISTRY (see README, Security)")
+    log.warning("DIGINDEX_REQUIRE_SIGNATURES=false and no key registry: messages are not verified")
+    return None
 
 
 def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
@@ -88,6 +104,17 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     pay_topic, pay = payments_signal.declare(app, settings, rt.registry, rt.payment_codec)
     accounts_table, seeding_signals = seeding_signal.declare(app, settings, rt.registry, rt.seeding_codec,
                                                              rt.accounts)
+    verifier = verifier_for(settings)
+    # the topics partner banks publish to are verified; the internal ones only workers write
+    pay.verifier = seeding_signals[0][0].verifier = verifier
+    if verifier is not None:
+        @app.timer(interval=KEY_RELOAD_SECONDS)
+        async def reload_keys() -> None:
+            try:
+                if verifier.reload():
+                    log.info("key registry %s re-read: %d keys", verifier.path, len(verifier.registry))
+            except KeyRegistryError as exc:
+                log.error("key registry not re-read, the previous keys stay in use: %s", exc)
 
     async def flush() -> None:
         await app.producer.flush()
@@ -146,6 +173,11 @@ def run_worker(settings: Settings) -> int:
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log_redaction.install()  # no Aadhaar number in any log line (Faust's and aiokafka's included)
+    try:
+        verifier_for(settings)  # fail before touching the broker
+    except KeyRegistryError as exc:
+        log.error("%s", exc)
+        return 2
     ensure_topics(settings)
     app, _ = create_app(settings)
     from faust.worker import Worker

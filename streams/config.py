@@ -127,6 +127,13 @@ class Settings:
     #: Digital-share target for every district, and per-district overrides (LGD -> ratio).
     target: float = 0.8
     targets: tuple[tuple[int, float], ...] = ()
+    #: The key registry (streams/signing.py): the worker verifies every source message with it;
+    #: publish and simulate sign with the bank's newest active key in it.
+    key_registry: Path | None = None
+    #: Workers refuse (bad_signature) unsigned messages and refuse to start without a key
+    #: registry; publishers refuse to send unsigned. Off only for a broker whose every producer
+    #: is trusted (there is no default key registry: tests and the demo make one).
+    require_signatures: bool = True
     security: KafkaSecurity = field(default_factory=KafkaSecurity)
 
     def __post_init__(self) -> None:
@@ -210,7 +217,7 @@ class Settings:
             "checkpoint_events": int, "checkpoint_interval": parse_duration,
             "fetch_max_wait": parse_duration, "extra_schema_dir": str,
             "target": float, "targets": _targets, "recovery_consistency_check": _bool,
-            "batch_path": _bool,
+            "batch_path": _bool, "key_registry": Path, "require_signatures": _bool,
         }
         for name, fn in conv.items():
             raw = get(name)

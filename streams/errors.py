@@ -8,6 +8,8 @@ from __future__ import annotations
 
 __all__ = [
     "AadhaarLikeValue",
+    "BadSignature",
+    "BankMismatch",
     "EventError",
     "InvalidBankCode",
     "MalformedEvent",
@@ -98,3 +100,19 @@ class UnknownBranch(EventError):
     """A ``branch_ifsc`` that is not in the IFSC registry, or is a branch of another bank."""
 
     code = "unknown_branch"
+
+
+class BankMismatch(EventError):
+    """A record whose ``bank_code`` is not the bank that publishes it.
+
+    The publisher refuses a record naming another bank than ``--bank``; the worker one naming
+    another bank than the owner of the key that signed it (``streams.signing``).
+    """
+
+    code = "bank_mismatch"
+
+
+class BadSignature(EventError):
+    """A message not signed by a known, active key: no signature, a forged one, a revoked key."""
+
+    code = "bad_signature"

@@ -12,6 +12,8 @@ from streams.broker import EmbeddedBroker
 from streams.config import Settings
 from streams.registry import DistrictRegistry, default_registry
 
+from .helpers import test_key_registry
+
 
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
@@ -34,6 +36,7 @@ def settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
         deadletter_topic=f"deadletter-{tag}",
         topic_partitions=4,
         session_timeout=2.0,
+        key_registry=test_key_registry(),  # every test producer signs; workers verify (README, Security)
     )
 
 

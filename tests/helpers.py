@@ -16,12 +16,39 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.avro_codec import codec_for
+from streams.banks import default_banks
 from streams.broker import free_port, wait_for_port
 from streams.channels import is_digital
 from streams.config import Settings
 from streams.producer import district_key, make_producer
+from streams.signing import Signer, write_registry
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+#: Secrets of the tests' key registry are derived from this (reproducible; never used in production).
+TEST_KEY_SEED = "digindex-tests"
+_test_keys: list[Path] = []
+
+
+def test_key_registry() -> Path:
+    """The tests' key registry: one active key per bank of the IFSC registry (``<bank>-1``)."""
+    if not _test_keys:
+        import atexit
+        import shutil
+        import tempfile
+
+        where = Path(tempfile.mkdtemp(prefix="digindex-test-keys-"))
+        atexit.register(shutil.rmtree, where, True)
+        _test_keys.append(write_registry(where / "keys.json", sorted(default_banks().names), seed=TEST_KEY_SEED))
+    return _test_keys[0]
+
+
+test_key_registry.__test__ = False  # type: ignore[attr-defined]  # not a test, despite its name
+
+
+def signer_for(settings: Settings) -> Signer:
+    """Signs as the publishers do, with the settings' key registry (the tests' one if none)."""
+    return Signer.from_settings(settings.replace(key_registry=settings.key_registry or test_key_registry()))
 
 
 def wait_until(check: Callable[[], Any], timeout: float = 60.0, interval: float = 0.25, what: str = "") -> Any:
@@ -111,22 +138,60 @@ class WorkerProcess:
 def produce(settings: Settings, topic: str, records: Iterable[dict[str, Any]], schema: str = "PaymentEvent") -> int:
     """Encode and send ``records`` keyed by district; returns how many."""
     codec = codec_for(schema)
+    sign = signer_for(settings).headers
     producer = make_producer(settings)
     n = 0
     for r in records:
-        producer.send(topic, key=district_key(r["district_lgd"]), value=codec.encode(r))
+        key, value = district_key(r["district_lgd"]), codec.encode(r)
+        producer.send(topic, key=key, value=value, headers=sign(r["bank_code"], key, value))
         n += 1
     producer.flush()
     producer.close()
     return n
 
 
-def produce_raw(settings: Settings, topic: str, items: Iterable[tuple[bytes, bytes]]) -> None:
+def produce_raw(settings: Settings, topic: str, items: Iterable[tuple[bytes | None, bytes | None]],
+                bank: str | None = "SBIN") -> None:
+    """Send raw (key, value) pairs signed by ``bank``'s key (None: unsigned)."""
+    sign = signer_for(settings).headers
     producer = make_producer(settings)
     for key, value in items:
-        producer.send(topic, key=key, value=value)
+        headers = sign(bank, key, value) if bank is not None and value is not None else None
+        producer.send(topic, key=key, value=value, headers=headers)
     producer.flush()
     producer.close()
+
+
+class SigningProducer:
+    """A kafka-python producer whose messages are signed like a bank's: a foreign producer that signs.
+
+    Each value is signed by the key of the bank its Avro record names (``bank``, SBIN, for a
+    value that does not decode); headers given are kept and the signature's added; a null
+    value (a tombstone) is sent unsigned.
+    """
+
+    def __init__(self, producer: Any, settings: Settings, bank: str = "SBIN") -> None:
+        self.producer, self.bank = producer, bank
+        self._sign = signer_for(settings).headers
+        self._codecs = (codec_for("PaymentEvent"), codec_for("SeedingEvent"))
+
+    def _bank_of(self, value: bytes) -> str:
+        for codec in self._codecs:
+            try:
+                return str(codec.decode(value)["bank_code"])
+            except Exception:  # not this schema, or not Avro at all
+                continue
+        return self.bank
+
+    def send(self, topic: str, key: bytes | None = None, value: bytes | None = None, partition: int | None = None,
+             headers: list[tuple[str, bytes]] | None = None) -> Any:
+        headers = list(headers or [])
+        if value is not None:
+            headers += self._sign(self._bank_of(value), key, value) or []
+        return self.producer.send(topic, key=key, value=value, partition=partition, headers=headers or None)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.producer, name)
 
 
 def expected_payments(records: Iterable[dict[str, Any]]) -> dict[int, dict[str, float]]:

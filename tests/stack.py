@@ -44,6 +44,7 @@ from streams.config import Settings
 from streams.simulator.feed import FeedOptions, FeedStats, run_feed
 
 from .deploy.helpers import ALERTMANAGER_CONFIG, RULES_DIR, load_yaml, tool
+from .helpers import test_key_registry
 
 __all__ = [
     "Alertmanager",
@@ -70,7 +71,7 @@ def stack_settings(broker_url: str, data_dir: Path, **changes: Any) -> Settings:
     return Settings().replace(
         broker=broker_url, app_id=f"digindex-test-{tag}", data_dir=data_dir,
         payments_topic=f"payments-{tag}", seeding_topic=f"seeding-{tag}", deadletter_topic=f"deadletter-{tag}",
-        topic_partitions=4, session_timeout=2.0,
+        topic_partitions=4, session_timeout=2.0, key_registry=test_key_registry(),
     ).replace(**changes)
 
 

@@ -21,6 +21,7 @@ from streams.config import Settings
 from streams.producer import district_key, make_producer
 from streams.simulator.feed import TokenBucket
 
+from .helpers import signer_for
 from .worker import data
 
 __all__ = ["SteadyStream"]
@@ -54,6 +55,7 @@ class SteadyStream(threading.Thread):
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._codec = codec_for("PaymentEvent")
+        self._sign = signer_for(self.settings).headers
 
     @property
     def acked(self) -> int:
@@ -110,8 +112,9 @@ class SteadyStream(threading.Thread):
         r = self.records[i]
         self.attempts += 1
         try:
-            future = producer.send(self.settings.payments_topic, key=district_key(r["district_lgd"]),
-                                   value=self._codec.encode(r))
+            key, value = district_key(r["district_lgd"]), self._codec.encode(r)
+            future = producer.send(self.settings.payments_topic, key=key, value=value,
+                                   headers=self._sign(r["bank_code"], key, value))
         except KafkaError:
             self._failed(i)
             return

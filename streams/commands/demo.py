@@ -23,7 +23,9 @@ from pathlib import Path
 from ..board import run_board
 from ..broker import EmbeddedBroker, free_port
 from ..config import Settings, parse_duration
+from ..signing import write_registry
 from ..simulator.feed import FeedOptions, run_feed
+from ..simulator.generator import DEFAULT_BANKS
 from ..topics import ensure_topics
 
 
@@ -83,6 +85,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             )
             ensure_topics(settings)
             data_dir.mkdir(parents=True, exist_ok=True)
+            if settings.key_registry is None:
+                # one fresh random key per simulated bank, for the simulator to sign and the worker to verify
+                settings = settings.replace(key_registry=write_registry(data_dir / "keys.json", DEFAULT_BANKS))
             with open(log_path, "ab") as log:
                 # own session: Ctrl-C reaches the demo only, which then stops the worker in order
                 worker = subprocess.Popen([sys.executable, "-m", "streams", "worker"],

@@ -18,6 +18,12 @@ file (redacted: no Aadhaar number is ever written), and does not stop the rest.
 Within a file the first record with an event_id is sent and later ones are
 rejected (duplicate_event_id, naming the first one's line).
 
+Signing: every message is signed with the bank's newest active key in the key
+registry named by DIGINDEX_KEY_REGISTRY (a JSON file of the bank's own keys; each
+secret inline, in a secret_file or an environment variable, never a flag):
+HMAC-SHA256 in the headers digindex-key-id and digindex-sig, which workers verify.
+Without a key for --bank nothing is sent (exit 1).
+
 Resume: the checkpoint file records the byte offset up to which every record has
 been acknowledged by the broker; it is advanced as acknowledgements arrive (every
 --batch/3 records and at least every --batch-interval), and never more than

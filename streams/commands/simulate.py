@@ -4,6 +4,10 @@ District volumes, ticket sizes and the purpose mix are calibrated on the real
 PhonePe Pulse series (latest year). A first load of accounts goes to the seeding
 topic, then payments flow at --rate per second with a trickle of seeding changes,
 keyed by district. The same --seed gives the same events (event ids included).
+
+Every event is signed with its bank's newest active key from the key registry
+(DIGINDEX_KEY_REGISTRY, a file: secrets are never flags); the simulator needs a key for
+each simulated bank (see README, Security).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from datetime import UTC, datetime
 from kafka.errors import KafkaError
 
 from ..config import Settings, parse_duration
+from ..signing import KeyRegistryError
 from ..simulator.feed import FeedOptions, run_feed
 from .common import add_broker_flags, settings_from_args
 
@@ -107,5 +112,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         stats = run_feed(settings, options, stop=stop)
     except KafkaError as exc:
         print(f"digindex simulate: broker {settings.broker}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    except KeyRegistryError as exc:
+        print(f"digindex simulate: error: {exc}", file=sys.stderr)
         return 2
     return 1 if stats.errors else 0

@@ -26,7 +26,7 @@ def register_agent(app: faust.App, runner: SignalRunner, topic: Any) -> Any:
             proc = processors.get(msg.partition)
             if proc is None:  # assigned but not restored yet: restore now
                 proc = await runner.open(msg.partition)
-            await proc.process(msg.offset, msg.key, msg.value)
+            await proc.process(msg.offset, msg.key, msg.value, msg.headers)
 
     @app.timer(interval=max(0.1, runner.interval / 2))
     async def checkpoint_idle_partitions() -> None:

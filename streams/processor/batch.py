@@ -40,6 +40,7 @@ class Record(Protocol):
     offset: int
     key: bytes | None
     value: bytes | None
+    headers: Any  # (str, bytes) pairs, as aiokafka gives them
 
 
 class BatchSource:

@@ -9,6 +9,9 @@ counted and its dead letter goes to the outbox. When the partition's ``Checkpoin
 the outbox is full) the state, the ids added and the outbox are written in one checkpoint, then
 the dead letters are sent.
 
+A signal with a verifier (``Signal.verifier``, ``streams.signing``) has each message's signature
+checked before it is decoded, and the event's bank against the signing key's after the checks.
+
 ``handle`` is synchronous (one event, no await) and ``save`` the only await, so a source can
 hand the processor one Faust event at a time (``process``) or a whole fetched batch
 (``streams.processor.batch``, the worker's path).
@@ -46,6 +49,7 @@ class Message(NamedTuple):
     offset: int
     key: bytes | None
     value: bytes | None
+    headers: Sequence[tuple[str, bytes]] | None = ()
 
 
 class PartitionProcessor:
@@ -87,9 +91,10 @@ class PartitionProcessor:
         #: seconds its restore took (snapshot, deltas, dedupe catch-up, new epoch made durable)
         self.restored_in = 0.0
 
-    def handle(self, offset: int, key: bytes | None, value: bytes | None, now: float) -> bool:
+    def handle(self, offset: int, key: bytes | None, value: bytes | None, now: float,
+               headers: Sequence[tuple[str, bytes]] | None = ()) -> bool:
         """Process one message; True when a checkpoint is due (call ``save``)."""
-        return self.handle_batch((Message(offset, key, value),), 0, 1, now)[1]
+        return self.handle_batch((Message(offset, key, value, headers),), 0, 1, now)[1]
 
     def handle_batch(self, records: Sequence[Any], start: int, end: int, now: float) -> tuple[int, bool]:
         """Process ``records[start:end]`` (in offset order) until a checkpoint is due.
@@ -98,13 +103,15 @@ class PartitionProcessor:
         call ``save`` before the rest). Two passes over the chunk: decode and check every record,
         then one multi-get of their ids in the dedupe store, then apply in order (an id twice in
         the chunk is caught by the pending ids, which the second pass fills as it goes). A record
-        needs ``offset``, ``key`` and ``value`` (aiokafka's ``ConsumerRecord`` has them).
+        needs ``offset``, ``key``, ``value`` and ``headers`` (aiokafka's ``ConsumerRecord`` has them).
         """
         state, ck, dedupe, outbox = self.state, self.checkpoint, self.dedupe, self.outbox
         stop = min(end, start + max(1, ck.every - ck.since))
         now_ms = int(now * 1000)
         frontier = max(self.lineage.frontier_day, day_of(now_ms - self._horizon_ms))
         decode, check, route = self._decode, state.check, self._route
+        verifier = self.signal.verifier
+        signer = verifier.signer if verifier is not None else None  # streams.signing
         items: list[Any] = []  # per record: its decoded dict, or the EventError refusing it
         digests: list[bytes] = []
         for j in range(start, stop):
@@ -112,8 +119,11 @@ class PartitionProcessor:
             try:
                 if value is None:
                     raise _tombstone()
+                signed_by = signer(records[j]) if signer is not None else None  # before anything is decoded
                 record = decode(value)
                 check(record, now_ms)
+                if signed_by is not None:
+                    signed_by.vouch(record)  # the signing key's bank, and its validity at occurred_at
                 if record["occurred_at"] // DAY_MS < frontier:
                     raise self._too_old()
                 if route is not None:
@@ -208,12 +218,13 @@ class PartitionProcessor:
         if self.checkpoint.due(now):
             await self.save(now)
 
-    async def process(self, offset: int, key: bytes | None, value: bytes | None) -> None:
+    async def process(self, offset: int, key: bytes | None, value: bytes | None,
+                      headers: Sequence[tuple[str, bytes]] | None = ()) -> None:
         """``handle`` + ``save`` when due: the one-message-at-a-time source."""
         now = self.clock()
         if offset > self.state.offset + 1 and self.seek is not None and not await self.gap(offset, now):
             return
-        if self.handle(offset, key, value, now):
+        if self.handle(offset, key, value, now, headers):
             await self.save(now)
 
     async def gap(self, offset: int, now: float) -> bool:

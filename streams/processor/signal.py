@@ -77,6 +77,9 @@ class Signal:
     route: Callable[[dict[str, Any]], bytes] | None = None
     #: the source topic's partition count (Kafka's default partitioner: murmur2 of the key)
     partitions: int = 0
+    #: verifies each message's signature (``streams.signing.Verifier``); None: a topic only the
+    #: workers write (the seeding directory and releases)
+    verifier: Any = None
 
 
 class StateBase:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..aadhaar import redact
-from ..errors import EventError, MalformedEvent
+from ..errors import BankMismatch, MalformedEvent
 
 __all__ = ["MS_RANGE", "BankMismatch", "RecordBuilder", "parse_timestamp_ms"]
 
@@ -26,12 +26,6 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 _INT_RANGE = {"int": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
 _MISSING = object()
-
-
-class BankMismatch(EventError):
-    """A record whose ``bank_code`` is not the bank this publisher publishes for."""
-
-    code = "bank_mismatch"
 
 
 #: Numbers for occurred_at are epoch milliseconds, and only those from 1973-03-03 (10^11 ms) to year 5138

@@ -28,6 +28,7 @@ from ..config import Settings
 from ..errors import EventError, MalformedEvent
 from ..producer import make_producer
 from ..registry import default_registry
+from ..signing import KeyRegistryError, Signer
 from ..topics import ensure_topics
 from ..validation import check_event, check_horizon
 from .checkpoint import Checkpoint, CheckpointMismatch, InputIdentity
@@ -71,6 +72,7 @@ class _Publication:
         self.producer: Any = None
         self.rejects: Rejects | None = None
         self.first_lines = FirstLines()
+        self.signer: Signer | None = None
 
     def run(self, stack: contextlib.ExitStack) -> None:
         job = self.job
@@ -90,6 +92,11 @@ class _Publication:
         cp = self.checkpoint
         if cp is not None and cp.complete:
             return  # every record was sent (or rejected) by an earlier run
+        try:
+            self.signer = Signer.from_settings(self.settings)
+            self.signer.key_for(job.bank_code)  # no key for this bank: fail before sending anything
+        except KeyRegistryError as e:
+            raise InputError(str(e)) from None
         offset, line = (cp.offset, cp.line) if cp is not None else (0, 0)
         lines = Lines(stream)
         if job.fmt == "csv":
@@ -185,6 +192,8 @@ class _Publication:
         first_lines = self.first_lines
         seen = first_lines.setdefault
         send = self.producer.send
+        assert self.signer is not None
+        sign, bank = self.signer.headers, job.bank_code
         futures: list[Any] = []
         append = futures.append
         topic = self.out.topic
@@ -211,7 +220,7 @@ class _Publication:
                 else:
                     lgd = record["district_lgd"]
                     key, partition = routes.get(lgd) or route(lgd)
-                    append(send(topic, value=value, key=key, partition=partition))
+                    append(send(topic, value=value, key=key, partition=partition, headers=sign(bank, key, value)))
             else:
                 reject(line, obj, raw)
             pending += 1

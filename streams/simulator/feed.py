@@ -20,6 +20,7 @@ from kafka import KafkaProducer
 from ..avro_codec import codec_for
 from ..config import Settings
 from ..producer import district_key, make_producer
+from ..signing import Signer
 from ..topics import ensure_topics
 from .generator import Simulator
 
@@ -105,8 +106,9 @@ class _EventClock:
 class _Sender:
     """Encode and send keyed by district; count sends and asynchronous failures."""
 
-    def __init__(self, producer: KafkaProducer, stats: FeedStats) -> None:
+    def __init__(self, producer: KafkaProducer, stats: FeedStats, signer: Signer) -> None:
         self.producer, self.stats = producer, stats
+        self.sign = signer.headers  # each event signed with its bank's key
         self._codecs = {"PaymentEvent": codec_for("PaymentEvent"), "SeedingEvent": codec_for("SeedingEvent")}
 
     def _failed(self, _exc: BaseException) -> None:
@@ -114,7 +116,8 @@ class _Sender:
 
     def send(self, topic: str, schema: str, record: dict[str, Any]) -> None:
         value = self._codecs[schema].encode(record)
-        fut = self.producer.send(topic, key=district_key(record["district_lgd"]), value=value)
+        key = district_key(record["district_lgd"])
+        fut = self.producer.send(topic, key=key, value=value, headers=self.sign(record["bank_code"], key, value))
         fut.add_errback(self._failed)
         self.stats.sent[topic] = self.stats.sent.get(topic, 0) + 1
 
@@ -129,10 +132,13 @@ def run_feed(settings: Settings, options: FeedOptions, stop: threading.Event | N
     out = out or sys.stdout
     stats = FeedStats(sent={settings.payments_topic: 0, settings.seeding_topic: 0})
     sim = Simulator(options.seed, options.banks, options.accounts)
+    signer = Signer.from_settings(settings)
+    for bank in sim.banks:
+        signer.key_for(bank.code)  # a bank without a key: fail before sending anything
     ensure_topics(settings)
     own = producer is None
     producer = producer or make_producer(settings)
-    sender = _Sender(producer, stats)
+    sender = _Sender(producer, stats, signer)
     clock = _EventClock(options.start_ms, options.speedup)
     try:
         if options.first_load and options.accounts > 0:
@@ -204,9 +210,10 @@ def preproduce(settings: Settings, n: int, *, topic: str | None = None, seed: in
     ensure_topics(settings)
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     stats = FeedStats()
+    signer = Signer.from_settings(settings)
     own = producer is None
     producer = producer or make_producer(settings, linger_ms=20)
-    sender = _Sender(producer, stats)
+    sender = _Sender(producer, stats, signer)
     try:
         if kind == "payments":
             topic = topic or settings.payments_topic

@@ -90,4 +90,5 @@ def env_for(settings: Settings) -> dict[str, str]:
     """The environment that points a ``digindex`` child process at ``settings``' broker and topics."""
     return {**os.environ, "DIGINDEX_BROKER": settings.broker, "DIGINDEX_PAYMENTS_TOPIC": settings.payments_topic,
             "DIGINDEX_SEEDING_TOPIC": settings.seeding_topic, "DIGINDEX_DEADLETTER_TOPIC": settings.deadletter_topic,
-            "DIGINDEX_TOPIC_PARTITIONS": str(settings.topic_partitions)}
+            "DIGINDEX_TOPIC_PARTITIONS": str(settings.topic_partitions),
+            "DIGINDEX_KEY_REGISTRY": str(settings.key_registry)}

@@ -37,7 +37,7 @@ from streams.avro_codec import codec_for
 from streams.config import Settings
 from streams.producer import district_key
 
-from ..helpers import WorkerProcess, total, wait_until
+from ..helpers import SigningProducer, WorkerProcess, total, wait_until
 from ..publisher.data import PAYMENT_FIELDS, env_for, payment, seeding, write_csv
 from ..unit.factories import aadhaar_forms, aadhaar_like
 
@@ -169,7 +169,7 @@ def test_no_aadhaar_number_in_any_output(settings: Settings, tmp_path: Path) -> 
 
         # 2. a foreign producer: raw bytes as value, Avro strings, key, headers
         pay, seed = codec_for("PaymentEvent"), codec_for("SeedingEvent")
-        producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers)
+        producer = SigningProducer(KafkaProducer(bootstrap_servers=settings.bootstrap_servers), settings)
         n_pay = n_seed = rejected = 0
 
         def good(tag: str) -> bytes:

@@ -15,7 +15,16 @@ from streams.deadletter import decode_dead_letter
 from streams.producer import district_key
 from streams.registry import DistrictRegistry
 
-from ..helpers import WorkerProcess, expected_payments, produce, produce_raw, select, total, wait_until
+from ..helpers import (
+    SigningProducer,
+    WorkerProcess,
+    expected_payments,
+    produce,
+    produce_raw,
+    select,
+    total,
+    wait_until,
+)
 from . import data
 
 pytestmark = pytest.mark.integration
@@ -124,7 +133,7 @@ def test_two_workers_one_killed_survivor_takes_over(settings: Settings, tmp_path
 
 def _bad_events(settings: Settings, registry: DistrictRegistry) -> list[tuple[str, bytes, bytes]]:
     codec = codec_for("PaymentEvent")
-    good = data.payments(1, seed=9)[0]
+    good = {**data.payments(1, seed=9)[0], "bank_code": "SBIN"}  # produce_raw signs with SBIN's key
     now = int(time.time() * 1000)
 
     def variant(**changes: object) -> bytes:
@@ -280,7 +289,8 @@ def test_every_message_is_accounted_for_whatever_a_foreign_producer_sends(settin
             range(settings.topic_partitions))), []),  # another district's key (and its partition)
         ("wrong_partition", district_key(45), enc[28], elsewhere, []),  # the right key, another partition
     ]
-    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, max_request_size=2 << 20)
+    producer = SigningProducer(KafkaProducer(bootstrap_servers=settings.bootstrap_servers,
+                                             max_request_size=2 << 20), settings)
     for _, key, value, partition, headers in sends:
         producer.send(settings.payments_topic, key=key, value=value, partition=partition, headers=headers)
     producer.flush()

@@ -24,6 +24,7 @@ COMMANDS = {
     "publish": ("streams.commands.publish", "publish a partner bank's JSON Lines or CSV file"),
     "simulate": ("streams.commands.simulate", "publish realistic synthetic feeds for all districts"),
     "grafana": ("streams.commands.grafana", "publish the boards to a running Grafana"),
+    "keys": ("streams.commands.keys", "manage a key registry: add, revoke, expire, list signing keys"),
 }
 
 

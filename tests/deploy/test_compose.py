@@ -90,3 +90,14 @@ def test_dockerfile() -> None:
     for src in re.findall(r"^COPY (?!--from)(.+) \S+$", text, flags=re.M):
         for path in src.split():
             assert (ROOT / path).exists(), f"COPY source {path} is missing from the repository"
+
+
+def test_workers_and_simulator_share_the_key_registry() -> None:
+    """The simulator signs and the workers verify with the registry the keys service writes."""
+    services = _services()
+    for name in (*WORKERS, "simulator"):
+        svc = services[name]
+        path = svc["environment"]["DIGINDEX_KEY_REGISTRY"]
+        assert ("keys", "/keys") in _mounts(svc) and path.startswith("/keys/"), name
+        assert svc["depends_on"]["keys"]["condition"] == "service_completed_successfully", name
+    assert "write_registry" in " ".join(services["keys"]["entrypoint"])

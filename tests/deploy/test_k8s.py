@@ -130,3 +130,14 @@ def test_grafana_dashboards_become_configmaps() -> None:
     assert {f"digindex-dashboard-{p.stem}" for p in boards} == set(maps)
     for p in boards:
         assert maps[f"digindex-dashboard-{p.stem}"]["data"] == {p.name: p.read_text()}
+
+
+def test_workers_verify_with_the_key_registry_secret() -> None:
+    """DIGINDEX_KEY_REGISTRY points into the mounted Secret digindex-keys (not optional: no keys, no worker)."""
+    settings = _get("ConfigMap", "digindex-settings")["data"]
+    pod = _get("StatefulSet", "digindex-worker")["spec"]["template"]["spec"]
+    (worker,) = [c for c in pod["containers"] if c["name"] == "worker"]
+    (mount,) = [m for m in worker["volumeMounts"] if m["name"] == "keys"]
+    assert settings["DIGINDEX_KEY_REGISTRY"].startswith(mount["mountPath"] + "/") and mount["readOnly"]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "keys"]
+    assert volume["secret"]["secretName"] == "digindex-keys" and not volume["secret"].get("optional")

@@ -28,8 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from streams.banks import default_banks
 from streams.broker import EmbeddedBroker, free_port, wait_for_port
 from streams.config import Settings
+from streams.signing import write_registry
 
 __all__ = [
     "FULL",
@@ -90,6 +92,15 @@ def tag() -> str:
     return uuid.uuid4().hex[:6]
 
 
+def bench_key_registry() -> Path:
+    """One key per bank of the IFSC registry, random secrets: producers sign, workers verify."""
+    path = LOGS / "keys.json"
+    if not path.exists():
+        LOGS.mkdir(parents=True, exist_ok=True)
+        write_registry(path, sorted(default_banks().names))
+    return path
+
+
 def bench_settings(broker_url: str, name: str, partitions: int = 8) -> Settings:
     """Settings for one benchmark on the embedded broker: topics and group unique to ``name``."""
     t = tag()
@@ -97,6 +108,7 @@ def bench_settings(broker_url: str, name: str, partitions: int = 8) -> Settings:
         broker=broker_url, app_id=f"bench-{name}-{t}", payments_topic=f"bench-{name}-payments-{t}",
         seeding_topic=f"bench-{name}-seeding-{t}", deadletter_topic=f"bench-{name}-dl-{t}",
         topic_partitions=partitions, session_timeout=2.0, log_level="info", recovery_consistency_check=False,
+        key_registry=bench_key_registry(),
     )
 
 

@@ -70,9 +70,9 @@ class _Recording:
         self.real = real
         self.sent: list[tuple[float, bytes, bytes]] = []
 
-    def send(self, topic: str, key: bytes | None = None, value: bytes | None = None) -> Any:
+    def send(self, topic: str, key: bytes | None = None, value: bytes | None = None, headers: Any = None) -> Any:
         self.sent.append((time.time(), key or b"", value or b""))
-        return self.real.send(topic, key=key, value=value)
+        return self.real.send(topic, key=key, value=value, headers=headers)
 
     def flush(self, timeout: float | None = None) -> None:
         self.real.flush(timeout=timeout)

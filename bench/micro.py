@@ -1,6 +1,7 @@
 """0. digindex's own per-event code without Faust or a broker: what each step costs, in-process.
 
-The worker's per-event path step by step on simulated events: Avro decode, domain checks,
+The worker's per-event path step by step on simulated events: signature verification
+(``streams.signing``: HMAC-SHA256 over key and value, then the key's bank), Avro decode, domain checks,
 the state update (windows, counters), the delay histogram, and all of it through the shared
 ``PartitionProcessor`` (dedupe store on disk, checkpoints every 2,000 events or second into a
 local RocksDB, as ``bench.localstate`` sets it up). Also one
@@ -30,13 +31,17 @@ from streams.payments.state import PaymentPartitionState
 from streams.processor.batch import YIELD_EVERY
 from streams.processor.loop import Message
 from streams.runtime import Runtime
+from streams.signing import KeyRegistry, Signer, Verifier, write_registry
 from streams.simulator.generator import Simulator
+from streams.topics import district_key
 from streams.validation import check_event
 
-from .common import print_table, write_result
+from .common import Bar, print_table, write_result
 from .localstate import Clock, close, local_processor
 
 __all__ = ["run"]
+
+VERIFY = "signature verification (Verifier.signer + SigningKey.vouch)"
 
 
 class _Owned:
@@ -77,7 +82,19 @@ def run(profile: Any = None, events: int | None = None) -> dict[str, Any]:
     registry, delay = build_registry(rt)
     observe = delay.labels(topic="payments").observe
     decode = codec.decode
-    messages = [Message(i, None, v) for i, v in enumerate(values)]
+    with tempfile.TemporaryDirectory() as tmp:  # every bank of the simulation has a key
+        keys = KeyRegistry.load(write_registry(Path(tmp) / "keys.json", [b.code for b in sim.banks]))
+    verifier = Verifier(keys)
+    signer = Signer(keys)
+    messages = []
+    for i, (r, v) in enumerate(zip(records, values, strict=True)):
+        key = district_key(r["district_lgd"])
+        messages.append(Message(i, key, v, signer.headers(r["bank_code"], key, v)))
+
+    def verifying() -> None:
+        verify = verifier.signer
+        for m, r in zip(messages, decoded, strict=True):
+            verify(m).vouch(r)
 
     s = rt.settings
 
@@ -91,6 +108,7 @@ def run(profile: Any = None, events: int | None = None) -> dict[str, Any]:
     def agent_body() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             proc, kv = local_processor(Path(tmp), Clock(time.time()))
+            proc.signal.verifier = verifier  # as the worker runs it: every message verified
             proc.clock = time.time
             proc.observe = observe
             i = 0
@@ -102,6 +120,7 @@ def run(profile: Any = None, events: int | None = None) -> dict[str, Any]:
             close(proc, kv)
 
     steps = [
+        (VERIFY, verifying),
         ("Avro decode (AvroCodec.decode)", lambda: [decode(v) for v in values]),
         ("domain checks (check_event)", lambda: [check_event(r, rt.registry, now, 300_000) for r in decoded]),
         ("state update (PaymentPartitionState.apply: windows, counters)", applying),
@@ -119,8 +138,11 @@ def run(profile: Any = None, events: int | None = None) -> dict[str, Any]:
     rows.append((f"one /metrics render ({series:,} series), ms", scrape * 1000))
     table = print_table("digindex's own code, us per event (best of 3)", ["step", "us"],
                         [(n, f"{v:.2f}") for n, v in rows])
+    bars = [Bar("signature verification per event", out[VERIFY], 10.0, higher_is_better=False, unit=" us")]
+    for bar in bars:
+        print(bar.line(), flush=True)
     return {"events": events, "us_per_event": out, "scrape_ms": scrape * 1000, "series": series, "table": table,
-            "bars": [], "_bars": []}
+            "bars": [b.as_dict() for b in bars], "_bars": bars}
 
 
 def main() -> None:

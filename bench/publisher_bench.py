@@ -29,6 +29,7 @@ from streams.broker import EmbeddedBroker
 from streams.config import Settings
 from streams.producer import district_key, make_producer
 from streams.publisher.run import Job, publish
+from streams.signing import write_registry
 from streams.topics import ensure_topics
 
 CHANNELS = ["UPI", "CASH", "DEBIT_CARD", "AEPS", "IMPS", "UPI_QR"]
@@ -121,7 +122,8 @@ def main() -> None:
         # 100k live dicts would make every full garbage collection in both loops slow: keep only bytes.
         del records
         gc.collect()
-        settings = Settings().replace(broker=broker.url, payments_topic="bench-payments", topic_partitions=8)
+        settings = Settings().replace(broker=broker.url, payments_topic="bench-payments", topic_partitions=8,
+                                      key_registry=write_registry(tmp / "keys.json", ["SBIN"]))
         ensure_topics(settings)
         raw_rate(settings, keys[:1000], values[:1000])  # warm up: metadata, connections
         raws, pubs = [], []

@@ -21,6 +21,7 @@ from typing import Any
 
 from streams.avro_codec import codec_for
 from streams.producer import district_key, make_producer
+from streams.signing import Signer
 from streams.simulator.generator import Simulator
 from streams.topics import ensure_topics
 
@@ -63,14 +64,19 @@ def run(profile: Profile, accounts: int | None = None, changes: int | None = Non
         loaded = sim.accounts
         codec = codec_for("SeedingEvent")
         producer = make_producer(settings, linger_ms=20)
+        sign = Signer.from_settings(settings).headers
         now_ms = int(time.time() * 1000)
         sent = 0
+
+        def send(rec: dict[str, Any]) -> None:
+            key, value = district_key(rec["district_lgd"]), codec.encode(rec)
+            producer.send(topic, key=key, value=value, headers=sign(rec["bank_code"], key, value))
+
         for rec in sim.first_load(now_ms):
-            producer.send(topic, key=district_key(rec["district_lgd"]), value=codec.encode(rec))
+            send(rec)
             sent += 1
         for _ in range(changes):
-            rec = sim.seeding_change(now_ms)
-            producer.send(topic, key=district_key(rec["district_lgd"]), value=codec.encode(rec))
+            send(sim.seeding_change(now_ms))
             sent += 1
         producer.flush(timeout=300)
         producer.close(timeout=5)

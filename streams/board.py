@@ -1,4 +1,4 @@
-"""A live terminal board of every district, read from the workers' ``/metrics`` endpoints.
+"""A live terminal board of every district and reporting bank, read from the workers' ``/metrics``.
 
 For the demo and for operators without Grafana at hand: scrape each worker (plain
 HTTP, Prometheus text format), merge them (each district is owned by one worker),
@@ -23,11 +23,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from .registry import DistrictRegistry, default_registry
 
 __all__ = [
+    "BankRow",
     "DistrictRow",
     "Snapshot",
     "fetch_text",
     "log_line",
     "metrics_url",
+    "parse_banks",
     "parse_metrics",
     "render",
     "run_board",
@@ -53,6 +55,15 @@ class DistrictRow:
 
 
 @dataclass(frozen=True)
+class BankRow:
+    """One reporting bank: its code, its name (``digindex_bank_info``), its latest event time."""
+
+    code: str
+    name: str = ""
+    last_event: float | None = None
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """All workers' districts at one moment."""
 
@@ -61,6 +72,7 @@ class Snapshot:
     workers: int = 0
     #: (url, reason) for every worker that could not be scraped.
     errors: tuple[tuple[str, str], ...] = ()
+    banks: dict[str, BankRow] = field(default_factory=dict)
 
 
 def metrics_url(url: str) -> str:
@@ -116,6 +128,32 @@ def parse_metrics(text: str) -> tuple[dict[int, DistrictRow], int]:
     return {k: DistrictRow(**v) for k, v in rows.items()}, workers  # type: ignore[arg-type]
 
 
+def parse_banks(text: str) -> dict[str, BankRow]:
+    """Reporting banks from one worker's exposition text: names and latest event over topics."""
+    names: dict[str, str] = {}
+    last: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            bank = s.labels.get("bank")
+            if bank is None:
+                continue
+            if s.name == "digindex_bank_info":
+                names[bank] = s.labels.get("name", "")
+            elif s.name == "digindex_bank_last_event_timestamp_seconds":
+                last[bank] = max(float(s.value), last.get(bank, 0.0))
+    return {b: BankRow(b, names.get(b, ""), last.get(b)) for b in sorted(set(names) | set(last))}
+
+
+def _merge_banks(into: dict[str, BankRow], banks: dict[str, BankRow]) -> None:
+    for code, b in banks.items():
+        old = into.get(code)
+        if old is None:
+            into[code] = b
+        else:
+            into[code] = BankRow(code, old.name or b.name,
+                                 max((x for x in (old.last_event, b.last_event) if x is not None), default=None))
+
+
 def _merge(into: dict[int, DistrictRow], rows: dict[int, DistrictRow]) -> None:
     """Keep, per district, the worker's row with the latest event (a handover can show both)."""
     for lgd, r in rows.items():
@@ -128,17 +166,21 @@ def scrape(urls: Iterable[str], fetch: Callable[[str], str] = fetch_text,
            clock: Callable[[], float] = time.time) -> Snapshot:
     """One merged snapshot of every worker; unreachable ones are listed in ``errors``."""
     districts: dict[int, DistrictRow] = {}
+    banks: dict[str, BankRow] = {}
     workers = 0
     errors: list[tuple[str, str]] = []
     for url in urls:
         try:
-            rows, n = parse_metrics(fetch(url))
+            text = fetch(url)
+            rows, n = parse_metrics(text)
+            bank_rows = parse_banks(text)
         except Exception as exc:  # network errors, bad text: show, keep going
             errors.append((url, f"{type(exc).__name__}: {exc}"))
             continue
         workers += n
         _merge(districts, rows)
-    return Snapshot(clock(), districts, workers, tuple(errors))
+        _merge_banks(banks, bank_rows)
+    return Snapshot(clock(), districts, workers, tuple(errors), banks)
 
 
 def _rows(snap: Snapshot, registry: DistrictRegistry | None) -> list[DistrictRow]:
@@ -210,6 +252,12 @@ def render(snap: Snapshot, prev: Snapshot | None = None, registry: DistrictRegis
     lines.append(status)
     if not rows:
         lines.append("waiting for metrics...")
+    if snap.banks:
+        lines.append("")
+        lines.append(f"{'Bank':<6}  {'Name':<40} {'Last event':>10}")
+        for b in snap.banks.values():
+            age = None if b.last_event is None else snap.taken_at - b.last_event
+            lines.append(f"{b.code:<6}  {(b.name or b.code)[:40]:<40} {_age(age):>10}")
     lines.extend(f"unreachable: {url}: {why}" for url, why in snap.errors)
     return "\n".join(lines) + "\n"
 

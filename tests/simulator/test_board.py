@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import threading
 
-from streams.board import metrics_url, parse_metrics, render, run_board, scrape
+from streams.board import BankRow, metrics_url, parse_banks, parse_metrics, render, run_board, scrape
 from streams.registry import DistrictRegistry
 
 T = 1_767_225_600.0
@@ -34,6 +34,13 @@ digindex_payments_total{{district_lgd="46",district="Bageshwar",channel="UPI",st
 digindex_last_event_timestamp_seconds{{district_lgd="49",district="Dehradun",topic="payments"}} {T - 2}
 digindex_last_event_timestamp_seconds{{district_lgd="49",district="Dehradun",topic="seeding"}} {T - 30}
 digindex_last_event_timestamp_seconds{{district_lgd="46",district="Bageshwar",topic="payments"}} {T - 125}
+# TYPE digindex_bank_last_event_timestamp_seconds gauge
+digindex_bank_last_event_timestamp_seconds{{bank="SBIN",topic="payments"}} {T - 2}
+digindex_bank_last_event_timestamp_seconds{{bank="SBIN",topic="seeding"}} {T - 30}
+digindex_bank_last_event_timestamp_seconds{{bank="NTBL",topic="payments"}} {T - 7200}
+# TYPE digindex_bank_info gauge
+digindex_bank_info{{bank="SBIN",name="State Bank of India"}} 1
+digindex_bank_info{{bank="NTBL",name="Nainital Bank"}} 1
 # TYPE digindex_worker_info gauge
 digindex_worker_info{{worker="a",version="0.1.0"}} 1
 """
@@ -129,3 +136,16 @@ def test_metrics_url_completion() -> None:
     assert metrics_url("localhost:6066") == "http://localhost:6066/metrics"
     assert metrics_url("http://w1:6066/") == "http://w1:6066/metrics"
     assert metrics_url("http://w1:6066/metrics") == "http://w1:6066/metrics"
+
+
+def test_banks_by_name_with_their_freshness(registry: DistrictRegistry) -> None:
+    """Bank names from digindex_bank_info; a worker that exports a bank without its info shows the code."""
+    assert parse_banks(WORKER_A.replace("{p49_upi}", "1")) == {"NTBL": BankRow("NTBL", "Nainital Bank", T - 7200),
+                                     "SBIN": BankRow("SBIN", "State Bank of India", T - 2)}
+    b_page = WORKER_B + 'digindex_bank_last_event_timestamp_seconds{bank="PUNB",topic="payments"} ' + f"{T - 1}\n"
+    pages = {"a": WORKER_A.replace("{p49_upi}", "1"), "b": b_page}
+    snap = scrape(["a", "b"], pages.__getitem__, clock=lambda: T)
+    text = render(snap, None, registry)
+    assert "SBIN    State Bank of India" in text and "2s" in text.split("State Bank of India")[1].split("\n")[0]
+    assert "NTBL    Nainital Bank" in text and "2h" in text.split("Nainital Bank")[1].split("\n")[0]
+    assert "PUNB    PUNB" in text

@@ -75,6 +75,9 @@ def test_local_alertmanager_config(tmp_path: Path) -> None:
     assert local["inhibit_rules"] == real["inhibit_rules"]
     assert [r["name"] for r in local["receivers"]] == [r["name"] for r in real["receivers"]]
     for r in local["receivers"]:
+        if r["name"] == "digindex-none":
+            assert set(r) == {"name"}, "notifies nobody, here too"
+            continue
         assert r["webhook_configs"][0]["url"] == f"http://127.0.0.1:1234/{r['name']}"
 
     def matchers(route: dict) -> list:

@@ -13,6 +13,7 @@ from faust.web.base import BlueprintManager
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import log_redaction
+from .banks import default_banks
 from .commits import BackgroundCommits
 from .config import Settings
 from .faust_transport import transport_with_fetch_wait
@@ -67,6 +68,7 @@ def verifier_for(settings: Settings) -> Verifier | None:
 def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     """A configured app and the runtime its agents share."""
     rt = Runtime(settings)
+    default_banks().branches  # noqa: B018 - load the 176,918 branch IFSCs now (0.15 s), not at the first event
     app = faust.App(
         settings.app_id,
         broker=settings.broker,

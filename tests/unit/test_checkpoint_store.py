@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import streams.processor.store as store_module
-from streams.payments.state import PaymentPartitionState, unpack_buckets
+from streams.payments.state import PaymentPartitionState
 from streams.processor.dedupe import DedupeStore
 from streams.processor.kv import RocksKV
 from streams.processor.store import CheckpointStore, decode_value, encode_value
@@ -222,7 +222,10 @@ def test_a_full_day_snapshot_fits_in_a_kafka_message(registry: DistrictRegistry,
     store.start_epoch(kv, restored, lineage, dedupe)
     full = kv.get(b"F/00000001")
     assert full is not None and len(full) < 900_000, f"full snapshot is {len(full or b'')} bytes"
-    assert len(unpack_buckets(decode_value(full)["state"]["packed"])[45]) == 1440
+    again = PaymentPartitionState(0, registry, (3600.0, 86400.0), SKEW_S)
+    again.load(decode_value(full)["state"], [])
+    assert len(again.districts[45].rolling.live()) == 1440
+    assert again.all_buckets() == state.all_buckets()
 
 
 def test_prefixes_keep_signals_apart_in_one_store(registry: DistrictRegistry, tmp_path: Path) -> None:

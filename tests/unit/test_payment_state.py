@@ -194,7 +194,7 @@ def test_windows_never_end_past_the_workers_clock(make_state: MakeState) -> None
     assert s.apply(payment("ahead", ahead), 0, NOW) == ACCEPTED
     d = s.districts[45]
     assert d.rolling.head == NOW // MINUTE_MS, "the windows end at the clock, not at the event"
-    assert d.rolling.buckets.keys() == {NOW // MINUTE_MS}
+    assert d.rolling.live().keys() == {NOW // MINUTE_MS}
     assert d.last_event_ms == ahead and s.bank_last_event_ms == {"SBIN": ahead}, "freshness is the event's"
     # 58 minutes before T0 is inside the hour ending now (it would not be inside the hour ending at `ahead`)
     assert s.apply(payment("earlier", T0 - 58 * MINUTE_MS, channel="CASH"), 1, NOW) == ACCEPTED

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
@@ -70,7 +71,7 @@ def random_run(seed: int, windows: tuple[float, ...], steps: int) -> tuple[Rolli
         assert rc.head == model.head
         for i in range(len(windows)):
             assert rc.window(i) == model.window(i), (seed, step, i)
-        assert all(b > rc.head - longest for b in rc.buckets), "evicted buckets must be dropped"
+        assert all(b > rc.head - longest for b in rc.live()), "evicted buckets must be dropped"
     return rc, model, rng
 
 
@@ -115,7 +116,7 @@ def test_late_event_older_than_longest_window_is_refused() -> None:
     ok = slot("SUCCESS", False)
     rc.add(5000, ok, 1)
     assert rc.add(5000 - 1440, ok, 100) is False
-    assert 5000 - 1440 not in rc.buckets
+    assert 5000 - 1440 not in rc.live()
     assert rc.window(1) == rc.window(0) and count(rc.window(1), "SUCCESS", False) == 1
     assert rc.add(5000 - 1439, ok, 100) is True
     assert count(rc.window(1), "SUCCESS", False) == 2 and count(rc.window(0), "SUCCESS", False) == 1
@@ -133,7 +134,7 @@ def test_advance_to_evicts_and_ignores_older_heads() -> None:
     assert count(rc.window(1), "SUCCESS", True) == 2
     rc.advance_to(130 + 1440)  # everything leaves the day too
     assert rc.window(0) == [0] * VECTOR and rc.window(1) == [0] * VECTOR
-    assert rc.buckets == {}
+    assert rc.live() == {}
 
 
 def test_advance_to_on_empty_sets_head() -> None:
@@ -147,21 +148,21 @@ def test_advance_to_on_empty_sets_head() -> None:
 def test_restore_equals_live(seed: int) -> None:
     rc, _, rng = random_run(seed, WINDOWS, 300)
     assert rc.head is not None
-    assert all(b <= rc.head for b in rc.buckets), "a live bucket is never newer than the head"
-    saved = {b: list(v) for b, v in rc.buckets.items()}
+    assert all(b <= rc.head for b in rc.live()), "a live bucket is never newer than the head"
+    saved = {b: list(v) for b, v in rc.live().items()}
     stale = {rc.head - 5000: [1] * VECTOR}  # older than the longest window: must be dropped
     restored = RollingCounts(WINDOWS)
     restored.restore({**saved, **stale})
     restored.advance_to(rc.head)  # a restore ends at its newest bucket; a live head may be ahead of it
     assert restored.head == rc.head
-    assert restored.buckets == rc.buckets
+    assert restored.live() == rc.live()
     assert restored.sums == rc.sums
     # and it keeps working identically afterwards
     for _ in range(50):
         b = rc.head - rng.randrange(-3, 1500)
         idx, amount = slot(rng.choice(STATUSES), rng.random() < 0.5), rng.randrange(1000)
         assert restored.add(b, idx, amount) is rc.add(b, idx, amount)
-    assert restored.sums == rc.sums and restored.buckets == rc.buckets
+    assert restored.sums == rc.sums and restored.live() == rc.live()
 
 
 def test_restore_from_adds_only_needs_no_advance() -> None:
@@ -170,8 +171,8 @@ def test_restore_from_adds_only_needs_no_advance() -> None:
     for b, st in ((561, "SUCCESS"), (1940, "BUSINESS_DECLINE"), (1941, "SUCCESS"), (2000, "TECHNICAL_DECLINE")):
         rc.add(b, slot(st, True), b)
     restored = RollingCounts(WINDOWS)
-    restored.restore({b: list(v) for b, v in rc.buckets.items()})
-    assert (restored.head, restored.buckets, restored.sums) == (rc.head, rc.buckets, rc.sums)
+    restored.restore({b: list(v) for b, v in rc.live().items()})
+    assert (restored.head, restored.live(), restored.sums) == (rc.head, rc.live(), rc.sums)
     assert count(restored.window(0), "TECHNICAL_DECLINE", True) == 1
     assert count(restored.window(0), "SUCCESS", True) == 1 and count(restored.window(1), "SUCCESS", True) == 2
     assert count(restored.window(0), "BUSINESS_DECLINE", True) == 0
@@ -183,10 +184,10 @@ def test_restore_equals_live_small_windows(seed: int) -> None:
     windows = (120.0, 300.0, 600.0)
     rc, _, _ = random_run(seed, windows, 200)
     restored = RollingCounts(windows)
-    restored.restore({b: list(v) for b, v in rc.buckets.items()})
+    restored.restore({b: list(v) for b, v in rc.live().items()})
     if rc.head is not None:
         restored.advance_to(rc.head)
-    assert (restored.head, restored.buckets, restored.sums) == (rc.head, rc.buckets, rc.sums)
+    assert (restored.head, restored.live(), restored.sums) == (rc.head, rc.live(), rc.sums)
 
 
 def test_restore_does_not_alias_the_saved_vectors() -> None:
@@ -201,4 +202,46 @@ def test_restore_does_not_alias_the_saved_vectors() -> None:
 def test_restore_empty() -> None:
     rc = RollingCounts(WINDOWS)
     rc.restore({})
-    assert rc.head is None and rc.buckets == {} and rc.window(1) == [0] * VECTOR
+    assert rc.head is None and rc.live() == {} and rc.window(1) == [0] * VECTOR
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_packed_ring_load_equals_live(seed: int) -> None:
+    """``packed()`` + ``saved()`` is the whole window set: loaded, it reads and goes on as the original."""
+    rc, _, rng = random_run(seed, WINDOWS, 300)
+    loaded = RollingCounts(WINDOWS)
+    assert loaded.load(rc.packed(), json.loads(json.dumps(rc.saved())))
+    assert (loaded.head, loaded.live(), loaded.sums) == (rc.head, rc.live(), rc.sums)
+    assert rc.head is not None
+    for _ in range(100):
+        b = rc.head - rng.randrange(-90, 1500)
+        idx, amount = slot(rng.choice(STATUSES), rng.random() < 0.5), rng.randrange(1000)
+        assert loaded.add(b, idx, amount) is rc.add(b, idx, amount)
+    assert (loaded.head, loaded.live(), loaded.sums) == (rc.head, rc.live(), rc.sums)
+
+
+def test_a_ring_of_another_longest_window_is_re_added() -> None:
+    """A checkpoint written with other windows: what is live in the new ones is re-added, sums derived."""
+    old = RollingCounts((60.0, 300.0))
+    ok = slot("SUCCESS", True)
+    for b in (95, 97, 99, 100):
+        old.add(b, ok, b)
+    new = RollingCounts((120.0, 180.0))
+    assert new.load(old.packed(), old.saved()) is False
+    assert new.head == 100 and sorted(new.live()) == [99, 100]
+    assert count(new.window(0), "SUCCESS", True) == 2 and value(new.window(1), "SUCCESS", True) == 199
+
+
+def test_move_to_and_set_bucket_rebuild_without_summing() -> None:
+    """What a restore does with a delta: move the head (zeroing the rows that left), overwrite minutes."""
+    rc = RollingCounts(WINDOWS)
+    ok = slot("SUCCESS", True)
+    rc.add(100, ok, 1)
+    rc.add(200, ok, 2)
+    later = RollingCounts(WINDOWS)
+    later.load(rc.packed(), rc.saved())
+    rc.add(100 + 1440, ok, 3)  # bucket 100 leaves the ring, its row is reused
+    later.move_to(rc.head)
+    later.set_bucket(100 + 1440, rc.bucket(100 + 1440))  # type: ignore[arg-type]
+    later.set_bucket(100, [9] * VECTOR)  # not live any more: ignored
+    assert later.live() == rc.live() == {200: rc.bucket(200), 1540: rc.bucket(1540)}

@@ -2,7 +2,8 @@
 
 Layout in the partition's ``PartitionKV`` (every key under the signal's ``prefix``)::
 
-    F/<epoch>               full snapshot: the state's whole ``snapshot()``, its seq and id
+    F/<epoch>               full snapshot: the state's whole ``snapshot()``, its seq and id (and,
+                            after a restore, the deltas it was restored with, copied verbatim)
     D/<epoch>/<seq>         delta: the state's ``delta()`` since the checkpoint it names (``prev``)
     I/<day>/<epoch>/<seq>   the ids a checkpoint added to the dedupe store, for one event day
 
@@ -22,6 +23,12 @@ what a partition here holds):
   epoch's snapshot, chains deltas by id, and accepts an id block of an older epoch only up to
   the seq at which that epoch ended (``epochs`` in the snapshot), so a zombie's later blocks are
   ignored (and deleted with the expired ones).
+- *A new epoch copies, it does not re-encode.* ``F/<new epoch>`` is the restored snapshot's own
+  bytes plus the deltas chained onto it, under a new header (a frame of parts): the state it
+  describes is exactly the restored one, a zombie writing ``F/<old epoch>`` cannot touch it, and
+  a restore costs decoding the state once, not decoding and encoding it (a day of windows took
+  as long to encode as to decode). The deltas carried along count towards ``snapshot_every``,
+  so restarts in quick succession never make the chain longer than a full snapshot's interval.
 - *Outbox.* The dead letters refused since the last checkpoint are part of the checkpoint value
   and sent right after it (``streams.processor.outbox``); a restore sends the restored
   checkpoint's again. So a refusal and its dead letter become durable together, and a verdict
@@ -43,12 +50,15 @@ from typing import Any, Protocol
 from .dedupe import DedupeStore
 from .kv import PartitionKV
 
-__all__ = ["CheckpointState", "CheckpointStore", "Lineage", "decode_value", "encode_value"]
+__all__ = ["CheckpointState", "CheckpointStore", "Lineage", "decode_snapshot", "decode_value", "encode_value"]
 
 log = logging.getLogger(__name__)
 
 _DIGEST = 16
 _MARKER = struct.Struct("<QQ8s")  # epoch, seq, checkpoint id
+#: A full snapshot's value: magic, part count, part lengths, then the parts (header, state, deltas).
+_FRAME = b"DGF1"
+_U32 = struct.Struct("<I")
 #: Id blocks expired per checkpoint at most: a day's blocks leave gradually, not in one stall.
 EXPIRE_PER_SAVE = 256
 
@@ -60,6 +70,30 @@ def encode_value(obj: Any) -> bytes:
 
 def decode_value(raw: bytes) -> Any:
     return json.loads(zlib.decompress(raw))
+
+
+def _frame(parts: list[bytes]) -> bytes:
+    lengths = b"".join(_U32.pack(len(p)) for p in parts)
+    return b"".join([_FRAME, _U32.pack(len(parts)), lengths, *parts])
+
+
+def _parts(raw: bytes) -> list[bytes]:
+    if not raw.startswith(_FRAME):
+        raise ValueError("not a full snapshot frame")
+    (n,), at = _U32.unpack_from(raw, 4), 8
+    lengths = [_U32.unpack_from(raw, at + 4 * i)[0] for i in range(n)]
+    at += 4 * n
+    out = []
+    for length in lengths:
+        out.append(raw[at:at + length])
+        at += length
+    return out
+
+
+def decode_snapshot(raw: bytes) -> dict[str, Any]:
+    """A full snapshot's value: its header's fields, ``state`` and ``deltas`` (the states carried along)."""
+    header, state, *deltas = _parts(raw)
+    return {**decode_value(header), "state": decode_value(state), "deltas": [decode_value(d)["state"] for d in deltas]}
 
 
 class CheckpointState(Protocol):
@@ -92,6 +126,12 @@ class Lineage:
     stale: list[bytes] = field(default_factory=list)
     #: days before this have been (or are being) expired from the dedupe store
     frontier_day: int = 0
+    #: deltas carried in this epoch's ``F/`` (they count towards the next full snapshot)
+    carried: int = 0
+    #: the restored chain as read (encoded state, then encoded deltas) and the offset it ends at:
+    #: what ``start_epoch`` copies into the new epoch's snapshot (not saved)
+    restored: list[bytes] = field(default_factory=list)
+    restored_offset: int = -1
 
     def valid_block(self, epoch: int, seq: int) -> bool:
         if epoch == self.epoch:
@@ -143,11 +183,12 @@ class CheckpointStore:
         for day, digests in by_day.items():
             kv.put(self._block(day, lineage.epoch, seq), b"".join(digests))
         now_ms = int(self.clock() * 1000)
-        if seq - lineage.snapshot_seq >= self.snapshot_every:
-            kv.put(self._full(lineage.epoch), encode_value(self._snapshot(state, lineage, seq, ck_id, outbox)))
+        if seq - lineage.snapshot_seq + lineage.carried >= self.snapshot_every:
+            header = self._header(lineage, seq, ck_id, outbox)
+            kv.put(self._full(lineage.epoch), _frame([encode_value(header), encode_value(state.snapshot())]))
             for old in range(lineage.snapshot_seq + 1, seq):
                 kv.delete(self._delta(lineage.epoch, old))
-            lineage.snapshot_seq = seq
+            lineage.snapshot_seq, lineage.carried = seq, 0
         else:
             delta = {"seq": seq, "id": ck_id, "prev": lineage.id, "state": state.delta(), "outbox": outbox}
             kv.put(self._delta(lineage.epoch, seq), encode_value(delta))
@@ -156,9 +197,8 @@ class CheckpointStore:
         state.checkpointed()
         self._expire(kv, lineage, dedupe, now_ms)
 
-    def _snapshot(self, state: CheckpointState, lineage: Lineage, seq: int, ck_id: str,
-                  outbox: list[str]) -> dict[str, Any]:
-        return {"epoch": lineage.epoch, "seq": seq, "id": ck_id, "state": state.snapshot(), "outbox": outbox,
+    def _header(self, lineage: Lineage, seq: int, ck_id: str, outbox: list[str]) -> dict[str, Any]:
+        return {"epoch": lineage.epoch, "seq": seq, "id": ck_id, "outbox": outbox,
                 "epochs": lineage.epochs, "frontier_day": lineage.frontier_day}
 
     def _expire(self, kv: PartitionKV, lineage: Lineage, dedupe: DedupeStore, now_ms: int) -> None:
@@ -194,14 +234,15 @@ class CheckpointStore:
             self._catch_up(kv, lineage, dedupe)
             return state, lineage
         top = fulls[-1]
-        full = decode_value(kv.get(self._full(top)))  # type: ignore[arg-type]
+        header, snap, *carried = _parts(kv.get(self._full(top)))  # type: ignore[arg-type]
+        full = decode_value(header)
         lineage.stale = [self._full(e) for e in fulls[:-1]]
         lineage.epoch, lineage.seq, lineage.id = top, full["seq"], full["id"]
         lineage.snapshot_seq = full["seq"]
         lineage.epochs = [list(e) for e in full["epochs"]]
         lineage.frontier_day = full.get("frontier_day", 0)
         lineage.outbox = full["outbox"]
-        deltas = []
+        deltas = [decode_value(raw)["state"] for raw in carried]
         for key, raw in kv.scan(self.prefix + b"D/"):
             epoch, seq = (int(x) for x in key[len(self.prefix) + 2:].split(b"/"))
             d = decode_value(raw) if epoch == top and seq == lineage.seq + 1 else None
@@ -209,8 +250,10 @@ class CheckpointStore:
                 lineage.stale.append(key)  # an older epoch's, covered by the snapshot, or not on the chain
                 continue
             deltas.append(d["state"])
+            carried.append(raw)
             lineage.seq, lineage.id, lineage.outbox = seq, d["id"], d["outbox"]
-        state.load(full["state"], deltas)
+        state.load(decode_value(snap), deltas)
+        lineage.restored, lineage.restored_offset, lineage.carried = [snap, *carried], state.offset, len(carried)
         # the epoch this restore closes ends at the chain's last link: its later blocks are a zombie's
         lineage.epochs.append([top, lineage.seq, int(self.clock() * 1000)])
         dedupe.frontier_day = lineage.frontier_day
@@ -252,13 +295,19 @@ class CheckpointStore:
 
         The epoch is at least the consumer group's ``generation`` of the assignment: a worker
         paused between this write and its delivery cannot hand the next owner (a later
-        generation, which cannot see the snapshot yet) its own epoch number.
+        generation, which cannot see the snapshot yet) its own epoch number. The snapshot is the
+        restored chain's bytes when ``state`` is still as restored, else ``state.snapshot()``.
         """
         lineage.epoch = max((lineage.epochs[-1][0] if lineage.epochs else lineage.epoch) + 1, generation)
         lineage.id = _new_id()
         lineage.snapshot_seq = lineage.seq
-        kv.put(self._full(lineage.epoch), encode_value(
-            self._snapshot(state, lineage, lineage.seq, lineage.id, lineage.outbox)))
+        header = encode_value(self._header(lineage, lineage.seq, lineage.id, lineage.outbox))
+        if lineage.restored and lineage.restored_offset == state.offset:
+            parts = [header, *lineage.restored]
+        else:
+            parts, lineage.carried = [header, encode_value(state.snapshot())], 0
+        lineage.restored, lineage.restored_offset = [], -1
+        kv.put(self._full(lineage.epoch), _frame(parts))
         dedupe.commit(_MARKER.pack(lineage.epoch, lineage.seq, bytes.fromhex(lineage.id)))
 
 

@@ -12,7 +12,7 @@ import streams.processor.store as store_module
 from streams.payments.state import PaymentPartitionState
 from streams.processor.dedupe import DedupeStore
 from streams.processor.kv import RocksKV
-from streams.processor.store import CheckpointStore, decode_value, encode_value
+from streams.processor.store import CheckpointStore, decode_snapshot, decode_value, encode_value
 from streams.registry import DistrictRegistry
 from streams.seeding.state import RESERVED_PREFIX, SeedingPartitionState, account_key, unpack
 
@@ -112,7 +112,7 @@ def test_restore_after_deltas_and_snapshots_is_identical(registry: DistrictRegis
         a.feed([*batch(rng, k * 40, 40, now_ms, 3 * HOUR_MS, history), payment(f"old{k}", now_ms - 30 * HOUR_MS)])
         a.feed([b"not avro at all"])
         a.save()
-    assert decode_value(s.kv.get(b"F/00000001"))["seq"] == 6  # type: ignore[arg-type]
+    assert decode_snapshot(s.kv.get(b"F/00000001"))["seq"] == 6  # type: ignore[arg-type]
     assert keys(s.kv, b"D/") == [b"D/00000001/000000000007", b"D/00000001/000000000008"]
     assert all(a.state.outcomes[o] > 0 for o in ("accepted", "duplicate", "late", "rejected"))
     # state changes after the last save are not in the checkpoint and must not appear after the restore
@@ -142,6 +142,48 @@ def test_restore_from_deltas_only(registry: DistrictRegistry, tmp_path: Path) ->
     state, lineage = s.probe()
     assert figures(state) == figures(a.state)
     assert (lineage.epoch, lineage.seq, lineage.snapshot_seq) == (1, 4, 0)
+
+
+def test_a_new_epoch_copies_the_restored_chain(registry: DistrictRegistry, tmp_path: Path) -> None:
+    """F/<new epoch> is the restored snapshot's bytes and the deltas chained onto it, under a new
+    header: nothing is re-encoded, and restores in quick succession keep the chain within
+    ``snapshot_every`` (the carried deltas count towards the next full snapshot)."""
+    rng = random.Random(5)
+    s = Setup(registry, tmp_path, snapshot_every=5)
+    a = s.owner()
+    for k in range(7):  # a snapshot at 5, deltas 6 and 7
+        s.clock.t += 600
+        a.feed(batch(rng, k * 20, 20, int(s.clock.t * 1000), 2 * HOUR_MS))
+        a.save()
+    old = store_module._parts(s.kv.get(b"F/00000001"))  # type: ignore[arg-type]
+    chained = [s.kv.get(k) for k in keys(s.kv, b"D/")]
+    expected = figures(a.state)
+    b = s.owner()
+    new = store_module._parts(s.kv.get(b"F/00000002"))  # type: ignore[arg-type]
+    assert new[1:] == [old[1], *chained], "the state and its deltas, byte for byte"
+    assert decode_snapshot(s.kv.get(b"F/00000002"))["seq"] == 7 and b.lineage.carried == 2  # type: ignore[arg-type]
+    assert figures(b.state) == expected
+    c = s.owner()  # restored again before b wrote anything: the same chain, carried on
+    assert figures(c.state) == expected and c.lineage.carried == 2
+    for k in range(3):  # 2 carried + 3 more: the third save is a full snapshot again
+        s.clock.t += 600
+        c.feed(batch(rng, 200 + k * 20, 20, int(s.clock.t * 1000), 2 * HOUR_MS))
+        c.save()
+    assert len(store_module._parts(s.kv.get(b"F/00000003"))) == 2 and c.lineage.carried == 0  # type: ignore[arg-type]
+    assert keys(s.kv, b"D/00000003/") == []
+    assert figures(s.owner().state) == figures(c.state)
+
+
+def test_a_state_changed_after_its_restore_is_snapshot_afresh(registry: DistrictRegistry, tmp_path: Path) -> None:
+    s = Setup(registry, tmp_path, snapshot_every=5)
+    a = s.owner()
+    a.feed([payment("a")])
+    a.save()
+    b = Owner(s.signal, s.dedupe(), s.clock, start=False)
+    b.feed([payment("b")])  # not the contract (start_epoch comes first), but never a stale snapshot
+    b.start_epoch()
+    assert decode_snapshot(s.kv.get(b"F/00000002"))["deltas"] == [] and b.lineage.carried == 0  # type: ignore[arg-type]
+    assert figures(s.probe()[0]) == figures(b.state)
 
 
 def test_restore_of_an_empty_store_is_a_fresh_state(registry: DistrictRegistry, tmp_path: Path) -> None:
@@ -180,7 +222,7 @@ def test_save_resets_the_since_checkpoint_bookkeeping(registry: DistrictRegistry
     a.save()
     assert a.state.dirty == set() and a.dedupe.pending == {}
     delta = decode_value(s.kv.get(b"D/00000001/000000000001"))  # type: ignore[arg-type]
-    assert delta["seq"] == 1 and delta["prev"] == decode_value(s.kv.get(b"F/00000001"))["id"]  # type: ignore[arg-type]
+    assert delta["seq"] == 1 and delta["prev"] == decode_snapshot(s.kv.get(b"F/00000001"))["id"]  # type: ignore[arg-type]
     assert sorted(delta["state"]["buckets"]) == ["45", "49"]
     assert delta["state"]["counters"]["offset"] == 1
     assert block_ids(s.kv) == [(day_of(T0), 1, 1)]
@@ -223,7 +265,7 @@ def test_a_full_day_snapshot_fits_in_a_kafka_message(registry: DistrictRegistry,
     full = kv.get(b"F/00000001")
     assert full is not None and len(full) < 900_000, f"full snapshot is {len(full or b'')} bytes"
     again = PaymentPartitionState(0, registry, (3600.0, 86400.0), SKEW_S)
-    again.load(decode_value(full)["state"], [])
+    again.load(decode_snapshot(full)["state"], [])
     assert len(again.districts[45].rolling.live()) == 1440
     assert again.all_buckets() == state.all_buckets()
 

@@ -18,7 +18,7 @@ from streams.processor.kv import RocksKV
 from streams.processor.loop import PartitionProcessor, open_partition
 from streams.processor.outbox import OUTBOX_BYTES, Outbox
 from streams.processor.signal import Signal
-from streams.processor.store import decode_value
+from streams.processor.store import decode_snapshot, decode_value
 from streams.registry import DistrictRegistry
 
 from .factories import HOUR_MS, MINUTE_MS, T0, payment, seeding_event
@@ -327,9 +327,9 @@ def test_one_banks_clock_never_makes_another_banks_events_too_old(registry: Dist
 def checkpointed_letters(kv: RocksKV) -> set[str]:
     """Every dead letter held in a checkpoint (snapshot or delta) in ``kv`` now."""
     out: set[str] = set()
-    for prefix in (b"F/", b"D/"):
+    for prefix, decode in ((b"F/", decode_snapshot), (b"D/", decode_value)):
         for _, raw in kv.scan(prefix):
-            out.update(json.loads(entry)[1] for entry in decode_value(raw)["outbox"])
+            out.update(json.loads(entry)[1] for entry in decode(raw)["outbox"])
     return out
 
 

@@ -9,7 +9,8 @@ districts over 8 partitions: one or two each) (they cost
 the same on disk and in the changelog, and only ids grow with uptime). The directories are
 copied (SST files hard-linked) to make a worker owning 8 partitions, then a fresh process
 restores all 8 and reports its time to ready (process start to every partition restored), the
-part of it spent restoring, and peak RSS:
+part of it spent restoring, and peak RSS (ready is when the process reports, not when it
+exits: closing the RocksDB stores waits for compactions they started at open):
 
 - *same node* (SIGKILL, data dir intact): table and dedupe stores as left;
 - *new node*: the dedupe stores deleted, rebuilt from the id blocks (the Faust changelog replay
@@ -143,24 +144,35 @@ def measure(snapshot: Path, new_node: bool) -> dict[str, Any]:
                 shutil.rmtree(work / f"p{p}" / "dedupe")
         cmd = [sys.executable, "-m", "bench.restart", "--restore", str(work)]
         started = time.perf_counter()
-        out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=Path(__file__).parent.parent)
-        result = json.loads(out.stdout.strip().splitlines()[-1])
-        # ready = a fresh process's start to all 8 partitions restored (interpreter, imports, stores)
-        result["ready_seconds"] = time.perf_counter() - started
+        with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parent.parent) as child:
+            assert child.stdout is not None
+            line = child.stdout.readline()  # the child prints its figures once every partition is restored
+            # ready = a fresh process's start to all 8 partitions restored (interpreter, imports, stores)
+            ready = time.perf_counter() - started
+            child.stdout.read()
+            if child.wait() != 0 or not line:
+                raise RuntimeError(f"restore of {snapshot} failed ({child.returncode})")
+        result = json.loads(line)
+        result["ready_seconds"] = ready
+        # not part of ready: closing the stores waits for the compactions RocksDB started at open
+        result["exit_seconds"] = time.perf_counter() - started - ready
         return result
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def restore_all(work: Path) -> dict[str, Any]:
-    """(In the child.) Restore every partition directory under ``work``, as one worker would."""
+def restore_all(work: Path) -> tuple[dict[str, Any], list[Any]]:
+    """(In the child.) Restore every partition directory under ``work``, as one worker would.
+
+    Returns the figures and the open processors: the caller reports before they are closed
+    (closing waits for the compactions RocksDB started at open, which is not part of ready)."""
     base = _peak_rss()
     started = time.perf_counter()
     clock = Clock(T_START + 49 * 3600)
     procs = [local_processor(d, clock) for d in sorted(work.iterdir())]
     seconds = time.perf_counter() - started
     assert all(p.state.offset > 0 for p, _ in procs)
-    return {"seconds": seconds, "peak_rss_bytes": _peak_rss(), "baseline_rss_bytes": base}
+    return {"seconds": seconds, "peak_rss_bytes": _peak_rss(), "baseline_rss_bytes": base}, procs
 
 
 def live(events: int) -> dict[str, Any]:
@@ -265,7 +277,10 @@ def main() -> None:
     p.add_argument("--restore", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.restore:
-        print(json.dumps(restore_all(args.restore)))
+        figures, procs = restore_all(args.restore)
+        print(json.dumps(figures), flush=True)
+        for proc, kv in procs:
+            close(proc, kv)
         return
     from .common import FULL, QUICK
 

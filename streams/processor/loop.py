@@ -143,26 +143,25 @@ class PartitionProcessor:
         k = 0
         for j in range(start, stop):
             offset = records[j].offset
-            passed = offset <= state.offset
-            if passed:
+            if offset <= state.offset:
                 # an offset this state has gone past: Kafka replaying what the checkpoint covers
                 # (the same events: duplicates by id), or a broker that lost its log's tail and
                 # gave its offsets to new events (they count). Deduplication decides, not the offset.
                 self.passed_offsets += 1
+            else:
+                state.offset = offset  # apply gets the offset itself; no state reads this one
             item = items[j - start]
             if isinstance(item, EventError):
                 outcomes[REJECTED] += 1
                 state.deadletters[item.code] += 1
                 outbox.add(item, records[j].key, records[j].value, self.signal.topic, self.partition, offset)
-                if not passed:
-                    state.offset = offset
                 if outbox.full:
-                    ck.since += j + 1 - start
-                    state.consumed += j + 1 - start
-                    return j + 1, True
+                    stop = j + 1  # the letters must fit one checkpoint: save before the rest
+                    break
                 continue
-            digest = digests[k]
-            if stored[k] or digest in pending:
+            digest, seen = digests[k], stored[k]
+            k += 1
+            if seen or digest in pending:
                 outcome = DUPLICATE
             else:
                 ts = item["occurred_at"]
@@ -174,10 +173,7 @@ class PartitionProcessor:
                     state.emitted.clear()
                 if observe is not None:
                     observe(max(0.0, now - ts / 1000))
-            k += 1
             outcomes[outcome] += 1
-            if not passed:
-                state.offset = offset
         ck.since += stop - start
         state.consumed += stop - start
         return stop, ck.due(now) or outbox.full

@@ -9,17 +9,23 @@ aiokafka state, hence the exact pins on faust-streaming and aiokafka.
 
 The consumer also gives whole fetched batches of the signals' source topics to the app's
 ``digindex_batch`` (a ``streams.processor.batch.BatchSource``) instead of yielding them one
-message at a time into Faust's conductor (see that module for why). Everything else it fetches
-(changelogs during recovery and for standbys) takes Faust's own path unchanged.
+message at a time into Faust's conductor (see that module for why). Changelogs of the signals'
+tables (``streams.processor.changelog.BulkRecoveredTable``) reach Faust as one event per fetched
+batch, the records before it parked in the table (see that module). Everything else it fetches
+takes Faust's own path unchanged.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP, Message
+
+from .processor.changelog import MAX_PARKED_BYTES, BulkRecoveredTable
 
 __all__ = ["transport_with_fetch_wait"]
 
@@ -46,12 +52,35 @@ def transport_with_fetch_wait(fetch_max_wait_ms: int) -> type[driver.Transport]:
             return super().verify_event_path(now, tp)
 
     class Consumer(driver.Consumer):
+        _bulk_tables: dict[str, BulkRecoveredTable] | None = None
+
         def _new_consumer_thread(self) -> driver.AIOKafkaConsumerThread:
             return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+        def bulk_tables(self) -> dict[str, BulkRecoveredTable]:
+            """Changelog topic -> its table, for the tables replayed a batch at a time."""
+            if self._bulk_tables is None:
+                self._bulk_tables = {t.changelog_topic.get_topic_name(): t for t in self.app.tables.values()
+                                     if isinstance(t, BulkRecoveredTable)}
+            return self._bulk_tables
+
+        async def _wait_parked(self, tables: dict[str, BulkRecoveredTable]) -> None:
+            """Let Faust apply what is parked before fetching more (bounded memory, bounded wait).
+
+            Nothing parked is dropped here, not even at a rebalance: its event may still be in
+            Faust's queue, and applied without its records they would be lost to the store. What
+            a rebalance leaves behind is replaced when fetched again, or dropped by the table once
+            a later offset is applied."""
+            deadline = time.monotonic() + 5.0
+            while any(t.parked_bytes > MAX_PARKED_BYTES for t in tables.values()) and time.monotonic() < deadline:
+                await asyncio.sleep(0.005)
 
         async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
             """Faust's ``getmany``, with the batch path's partitions handed over whole first."""
             batch = getattr(self.app, "digindex_batch", None)
+            tables = self.bulk_tables()
+            if tables:
+                await self._wait_parked(tables)
             records, active = await self._wait_next_records(timeout)
             generation = self.app.consumer_generation_id
             if records is None or self.should_stop:
@@ -70,7 +99,11 @@ def transport_with_fetch_wait(fetch_max_wait_ms: int) -> type[driver.Transport]:
 
             rest: dict[TP, Any] = {}
             for tp, batch_records in records.items():
-                if batch is None or not batch.handles(tp.topic):
+                table = tables.get(tp.topic)
+                if table is not None and len(batch_records) > 1:
+                    table.park(tp, batch_records[:-1], batch_records[-1].offset)
+                    rest[tp] = batch_records[-1:]
+                elif batch is None or not batch.handles(tp.topic):
                     rest[tp] = batch_records
                 elif assigned(tp) and still_ours():
                     await batch.feed(tp.topic, tp.partition, batch_records, still_ours)

@@ -7,6 +7,7 @@ from typing import Any
 import faust
 
 from ..config import Settings
+from ..processor.changelog import raw_table
 from ..processor.kv import FaustTableKV
 from ..processor.signal import Signal
 from ..processor.store import CheckpointStore
@@ -22,9 +23,7 @@ def declare(app: faust.App, settings: Settings, registry: DistrictRegistry, code
     s = settings
     topic = app.topic(s.payments_topic, key_type=bytes, value_type=bytes, key_serializer="raw",
                       value_serializer="raw", partitions=s.topic_partitions)
-    table = app.Table("payments-state", default=None, partitions=s.topic_partitions, key_type=bytes,
-                      value_type=bytes, schema=faust.Schema(key_type=bytes, value_type=bytes,
-                                                            key_serializer="raw", value_serializer="raw"))
+    table = raw_table(app, "payments-state", s.topic_partitions)
     signal = Signal(
         name="payments", topic=s.payments_topic, codec=codec,
         store=CheckpointStore(b"", horizon_s=s.dedupe_horizon),

@@ -14,6 +14,7 @@ import faust
 
 from ..avro_codec import codec_for
 from ..config import Settings
+from ..processor.changelog import raw_table
 from ..processor.kv import FaustTableKV
 from ..processor.signal import Signal
 from ..processor.store import CheckpointStore
@@ -24,16 +25,13 @@ from .state import DIRECTORY, RESERVED_PREFIX, SeedingPartitionState, account_ke
 
 __all__ = ["declare"]
 
-_RAW = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
-
-
 def _topic(app: faust.App, name: str, partitions: int) -> Any:
     return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
                      partitions=partitions)
 
 
 def _table(app: faust.App, name: str, partitions: int) -> Any:
-    return app.Table(name, default=None, partitions=partitions, key_type=bytes, value_type=bytes, schema=_RAW)
+    return raw_table(app, name, partitions)
 
 
 def declare(app: faust.App, settings: Settings, registry: DistrictRegistry, codec: Any,

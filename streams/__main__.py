@@ -1,7 +1,12 @@
-"""``python -m streams`` is the ``digindex`` command."""
+"""``python -m streams`` is the ``digindex`` command.
+
+Guarded: the dedupe store's SST writers (``streams.processor.dedupe``) are spawned processes,
+which import the parent's main module.
+"""
 
 import sys
 
 from .cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

@@ -16,9 +16,12 @@ RocksDB's write buffers and block cache, fixed (``DedupeStore.MEMORY_BYTES``), w
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
+import os
 import shutil
 import struct
 from collections.abc import Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -151,8 +154,10 @@ class BulkLoad:
     by one through the memtable that runs at ~600k ids/s here; sorted and deduplicated in numpy
     (``_sorted_unique``) and written as SST files (no memtable, no compaction of what is written),
     4M ids take ~2.7 CPU s (~1.5M ids/s), of which ~1.2 s is rocksdict's per-key ``put`` (the
-    floor of this design). Blocks are buffered up to ``CHUNK`` ids (~100 MB), so memory stays
-    bounded whatever the total.
+    floor of this design). Blocks are buffered up to ``CHUNK`` ids (~64 MB); a load of more than
+    one chunk writes its files in a pool of processes (one per core, ``write_sst``), at most
+    ``pool size + 1`` chunks in flight, and ingests them in order (a later file wins, as one
+    sequence of puts would), so memory stays bounded whatever the total.
     """
 
     CHUNK = 4_000_000
@@ -163,6 +168,7 @@ class BulkLoad:
         self._days: list[tuple[int, int]] = []  # (ids so far, day) runs
         self._n = 0
         self._files = 0
+        self._inflight: list[tuple[Path, Future[int]]] = []
         self.loaded = 0
 
     def add(self, digests: bytes, day: int) -> None:
@@ -174,28 +180,67 @@ class BulkLoad:
         self._days.append((n, day))
         self._n += n
         if self._n >= self.CHUNK:
-            self.flush()
+            self._submit(_pool())
 
     def flush(self) -> None:
+        """Write and ingest everything queued; returns when the store holds it."""
+        self._submit(_pool() if self._inflight else None)
+        while self._inflight:
+            self._ingest_oldest()
+
+    def _submit(self, pool: ProcessPoolExecutor | None) -> None:
         if not self._n:
             return
         path = self.store.path.with_name(self.store.path.name + f".ingest-{self._files}.sst")
         self._files += 1
-        keys, values = _sorted_unique(bytes(self._keys), self._days)
-        writer = SstFileWriter(_options())
-        writer.open(str(path))
-        put = writer.__setitem__
-        if isinstance(values, bytes):  # one day (the common case): one value object for every key
-            for key in keys:
-                put(key, values)
+        raw, runs = bytes(self._keys), self._days
+        if pool is None:
+            done: Future[int] = Future()
+            done.set_result(write_sst(str(path), raw, runs))
+            self._inflight.append((path, done))
         else:
-            for key, value in zip(keys, values, strict=True):
-                put(key, value)
-        writer.finish()
-        self.store._db.ingest_external_file([str(path)])
-        path.unlink(missing_ok=True)
+            self._inflight.append((path, pool.submit(write_sst, str(path), raw, runs)))
         self.loaded += self._n
         self._keys, self._days, self._n = bytearray(), [], 0
+        while len(self._inflight) > _POOL_SIZE + 1:
+            self._ingest_oldest()
+
+    def _ingest_oldest(self) -> None:
+        path, future = self._inflight.pop(0)
+        future.result()
+        self.store._db.ingest_external_file([str(path)])
+        path.unlink(missing_ok=True)
+
+
+#: Processes writing SST files for a large load (spawned once, on the first large load).
+_POOL_SIZE = max(1, min(len(os.sched_getaffinity(0)), 4))
+_POOL: ProcessPoolExecutor | None = None
+
+
+def _pool() -> ProcessPoolExecutor | None:
+    """The SST writers' pool (None on one core: writing inline is as fast)."""
+    global _POOL
+    if _POOL_SIZE < 2:
+        return None
+    if _POOL is None:
+        _POOL = ProcessPoolExecutor(_POOL_SIZE, mp_context=multiprocessing.get_context("spawn"))
+    return _POOL
+
+
+def write_sst(path: str, raw: bytes, runs: list[tuple[int, int]]) -> int:
+    """Write the digests of ``raw`` (``runs`` of (count, day)) as one sorted SST file at ``path``."""
+    keys, values = _sorted_unique(raw, runs)
+    writer = SstFileWriter(_options())
+    writer.open(path)
+    put = writer.__setitem__
+    if isinstance(values, bytes):  # one day (the common case): one value object for every key
+        for key in keys:
+            put(key, values)
+    else:
+        for key, value in zip(keys, values, strict=True):
+            put(key, value)
+    writer.finish()
+    return len(keys)
 
 
 def _sorted_unique(raw: bytes, runs: list[tuple[int, int]]) -> tuple[list[bytes], bytes | list[bytes]]:

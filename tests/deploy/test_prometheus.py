@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,8 @@ from .helpers import (
     tool,
 )
 
+GENERATOR = RULES_DIR.parent / "generate.py"
+
 SEVERITIES = {"critical", "warning", "info"}
 #: A raw metric name in PromQL: not part of a level:metric:operations name.
 RAW_METRIC = re.compile(r"(?<![\w:])(digindex_\w+|up)(?![\w:])(?!\s*\()")
@@ -42,6 +45,33 @@ def test_there_are_rule_files_each_with_a_test_file() -> None:
     for path in rule_files():
         test = path.with_name(path.name.replace(".rules.yaml", "-test.yaml"))
         assert test.exists(), f"{path.name} has no {test.name}"
+
+
+def test_rule_files_are_up_to_date_with_their_generator() -> None:
+    """The committed rules are what deploy/prometheus/generate.py makes of parameters.yaml."""
+    result = run(sys.executable, GENERATOR, "--check")
+    assert result.returncode == 0, result.stdout + result.stderr + "\n(run: python deploy/prometheus/generate.py)"
+
+
+def test_the_generator_follows_its_parameters(tmp_path: Path) -> None:
+    """A threshold and a window changed in a copy of the parameters show in the rules, and --check
+    then finds the committed files stale."""
+    params = load_yaml(GENERATOR.parent / "parameters.yaml")
+    params["alerts"]["DigindexDistrictDigitalShareDrop"]["drop"] = 0.2
+    params["windows"]["short"] = "2h"
+    changed = tmp_path / "parameters.yaml"
+    changed.write_text(yaml.safe_dump(params))
+    result = run(sys.executable, GENERATOR, "--parameters", changed, "--output", tmp_path / "rules")
+    assert result.returncode == 0, result.stdout + result.stderr
+    (drop,) = [r for g in load_yaml(tmp_path / "rules" / "digindex-district-alerts.rules.yaml")["groups"]
+               for r in g["rules"] if r["alert"] == "DigindexDistrictDigitalShareDrop"]
+    assert drop["expr"].startswith("district:digindex_digital_share:ratio_2h\n")
+    assert "(district:digindex_digital_share:ratio_24h - 0.2)" in drop["expr"]
+    assert "in the last 2 hours" in drop["annotations"]["description"]
+    assert "more than 20 percentage points lower" in drop["annotations"]["description"]
+    result = run(tool("promtool"), "check", "rules", *sorted((tmp_path / "rules").glob("*.rules.yaml")))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert run(sys.executable, GENERATOR, "--parameters", changed, "--check").returncode == 1
 
 
 def test_promtool_check_rules() -> None:

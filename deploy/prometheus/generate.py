@@ -481,6 +481,7 @@ def bank_alerts(p: Params) -> tuple[str, list[dict[str, Any]]]:
     to_bank = {"recipient": "bank"}
     a = p.alert("DigindexBankTechnicalDeclinesHigh")
     w = p.window(a["window"])
+    other = p.short if w == p.long else p.long  # the description shows the other window's rate too
     attempts = f'district_bank_status_mode:digindex_bank_window_transactions:max_{w}{{mode="digital"}}'
     where = "{district_lgd='%s',bank='%s'}"
     declines = alert(
@@ -496,8 +497,8 @@ def bank_alerts(p: Params) -> tuple[str, list[dict[str, Any]]]:
             {{{{ $value | humanizePercentage }}}} of its
             {_query(f"sum(district_bank_status_mode:digindex_bank_window_transactions:max_{w}{{mode='digital',district_lgd='%s',bank='%s'}})", _LGD, "$labels.bank")}{{{{ .Value | printf "%.0f" }}}}{{{{ end }}}}
             digital attempts over {the_last(w)} were technical declines (above {percent(a["threshold"])} for
-            {span(a["for"])}; {adjective(p.short)} rate
-            {_query(f"district_bank:digindex_technical_decline:ratio_{p.short}{where}", _LGD, "$labels.bank")}{{{{ .Value | humanizePercentage }}}}{{{{ end }}}}).
+            {span(a["for"])}{_query(f"district_bank:digindex_technical_decline:ratio_{other}{where}", _LGD, "$labels.bank")};
+            {adjective(other)} rate {{{{ .Value | humanizePercentage }}}}{{{{ end }}}}).
             """,
         comment=f"""
             A bank's technical declines (bank or network side: NPCI's TD %, technical declines / all
@@ -704,7 +705,9 @@ def pipeline_alerts(p: Params) -> tuple[str, list[dict[str, Any]]]:
 #: Rule file name -> the function that builds its header comment and groups.
 FILES: dict[str, Callable[[Params], tuple[str, list[dict[str, Any]]]]] = {
     "digindex-recording.rules.yaml": recording,
+    "digindex-lines.rules.yaml": lines_recording,
     "digindex-district-alerts.rules.yaml": district_alerts,
+    "digindex-bank-alerts.rules.yaml": bank_alerts,
     "digindex-pipeline-alerts.rules.yaml": pipeline_alerts,
 }
 

@@ -94,3 +94,8 @@ def uttarakhand_districts() -> list[dict[str, str]]:
 def receiver_for(district: str) -> str:
     """dm-<district name, lower case, spaces to dashes>: the receiver naming convention."""
     return "dm-" + district.lower().replace(" ", "-")
+
+
+def bank_receiver_for(bank: str) -> str:
+    """bank-<bank code, lower case>: the bank coordinators' receiver naming convention."""
+    return "bank-" + bank.lower()

@@ -13,9 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from streams.simulator.generator import DEFAULT_BANKS
+
 from .helpers import (
     ALERTMANAGER_CONFIG,
     alert_rules,
+    bank_receiver_for,
     load_yaml,
     receiver_for,
     run,
@@ -24,6 +27,7 @@ from .helpers import (
 )
 
 DISTRICT_ALERT = "DigindexDistrictDigitalShareDrop"
+BANK_ALERT = "DigindexBankTechnicalDeclinesHigh"
 
 
 def _routes_test(receiver: str, *labels: str) -> subprocess.CompletedProcess[str]:
@@ -57,6 +61,14 @@ ROUTING_TABLE = [
     (("alertname=DigindexAadhaarLikeValueRejected", "topic=payments"), "digindex-ops"),
     (("alertname=DigindexConservationBroken", "instance=worker-1", "topic=payments", "severity=critical"),
      "digindex-ops"),
+    # A bank's alerts in a district reach that bank's coordinator, never the district's DM.
+    *[((f"alertname={BANK_ALERT}", "recipient=bank", f"bank={code}", "district_lgd=45", "district=Almora",
+        "severity=warning"), bank_receiver_for(code)) for code in DEFAULT_BANKS],
+    (("alertname=DigindexBankBranchesBelowTarget", "recipient=bank", "bank=UTKS", "district_lgd=53",
+      "severity=info"), "bank-utks"),
+    # A bank with no receiver of its own (not a partner bank yet) is not dropped.
+    ((f"alertname={BANK_ALERT}", "recipient=bank", "bank=KKBK", "district_lgd=45", "severity=warning"),
+     "digindex-ops"),
 ]
 
 
@@ -81,11 +93,33 @@ def test_every_uttarakhand_district_has_its_receiver() -> None:
         name = receiver_for(d["district"])
         assert by_code[f'district_lgd="{d["district_lgd"]}"'] == name
         assert receivers[name]["webhook_configs"][0]["url"].startswith("https://")
-    assert set(receivers) == {"digindex-ops", "digindex-none", *by_code.values()}, "unused or missing receivers"
+    bank_route = next(r for r in config["route"]["routes"] if r["matchers"] == ['recipient="bank"'])
+    by_bank = {r["matchers"][0]: r["receiver"] for r in bank_route["routes"]}
+    assert set(receivers) == {"digindex-ops", "digindex-none", *by_code.values(), *by_bank.values()}, (
+        "unused or missing receivers")
     assert set(receivers["digindex-none"]) == {"name"}, "digindex-none notifies nobody"
     # Districts are grouped per district, and notified less often than operations.
     assert "district_lgd" in district_route["group_by"]
     assert district_route["repeat_interval"] == "12h"
+
+
+def test_every_partner_bank_has_its_coordinator_receiver() -> None:
+    """The banks the simulator (and the Compose key registry) know: one receiver each, reached by
+    every alert the rules mark recipient=bank, which must also carry the bank and district labels."""
+    config = load_yaml(ALERTMANAGER_CONFIG)
+    receivers = {r["name"]: r for r in config["receivers"]}
+    routes = [r["matchers"] for r in config["route"]["routes"]]
+    assert routes.index(['recipient="bank"']) < routes.index(['district_lgd=~".+"']), "bank route first"
+    bank_route = config["route"]["routes"][routes.index(['recipient="bank"'])]
+    by_bank = {r["matchers"][0]: r["receiver"] for r in bank_route["routes"]}
+    assert by_bank == {f'bank="{code}"': bank_receiver_for(code) for code in DEFAULT_BANKS}
+    for name in by_bank.values():
+        assert receivers[name]["webhook_configs"][0]["url"].startswith("https://")
+    assert {"bank", "district_lgd"} <= set(bank_route["group_by"]) and bank_route["repeat_interval"] == "12h"
+    to_banks = [rule for rule in alert_rules() if rule["labels"].get("recipient") == "bank"]
+    assert {rule["alert"] for rule in to_banks} == {BANK_ALERT, "DigindexBankBranchesBelowTarget"}
+    for rule in to_banks:
+        assert "on (district_lgd, district, bank)" in rule["expr"], rule["alert"]
 
 
 # --- inhibition, checked by a real Alertmanager ------------------------------------------------
@@ -181,6 +215,27 @@ def test_district_alerts_reach_their_district_when_the_pipeline_is_healthy(alert
     assert states[(DISTRICT_ALERT, "45")] == ("active", ["dm-almora"])
     assert states[("DigindexDistrictTechnicalDeclineSpike", "49")] == ("active", ["dm-dehradun"])
     assert states[("DigindexDeadLetterRateHigh", "")] == ("active", ["digindex-ops"])
+
+
+def _bank(alertname: str, bank: str, lgd: str) -> dict[str, str]:
+    return {"alertname": alertname, "recipient": "bank", "bank": bank, "district_lgd": lgd, "severity": "warning"}
+
+
+def test_bank_alerts_reach_the_bank_not_the_district(alertmanager: Alertmanager) -> None:
+    alertmanager.post(_bank(BANK_ALERT, "SBIN", "45"), _bank(BANK_ALERT, "PUNB", "49"),
+                      _district("DigindexDistrictTechnicalDeclineSpike", "45"))
+    states = alertmanager.states(3)
+    assert states[(BANK_ALERT, "45")] == ("active", ["bank-sbin"])
+    assert states[(BANK_ALERT, "49")] == ("active", ["bank-punb"])
+    assert states[("DigindexDistrictTechnicalDeclineSpike", "45")] == ("active", ["dm-almora"])
+
+
+def test_pipeline_failure_mutes_the_bank_alerts(alertmanager: Alertmanager) -> None:
+    alertmanager.post({"alertname": "DigindexWorkerDown", "job": "digindex", "instance": "worker-1"},
+                      _bank(BANK_ALERT, "SBIN", "45"), _bank("DigindexBankBranchesBelowTarget", "HDFC", "49"))
+    states = alertmanager.states(3)
+    assert states[(BANK_ALERT, "45")] == ("suppressed", ["bank-sbin"])
+    assert states[("DigindexBankBranchesBelowTarget", "49")] == ("suppressed", ["bank-hdfc"])
 
 
 def test_all_workers_down_mutes_the_single_worker_alerts(alertmanager: Alertmanager) -> None:

@@ -3,7 +3,9 @@
     python grafana/generate.py          # write grafana/dashboards/<uid>.json
     python grafana/generate.py --check  # exit 1 if the committed JSON differs from this code
 
-Four boards: state overview, district detail, banks, pipeline health. Every query reads the
+Four boards: state overview (with utility bills and departments by district), district detail
+(bills and QR, departments, the banks' decline rates and branches below target), banks (decline
+rates, the worst branches through the bounded branch summaries), pipeline health. Every query reads the
 recording rules in deploy/prometheus/rules/ (or, where no rule fits, a metric listed in
 docs/metrics.md); tests/deploy/test_grafana.py checks that and that the JSON is up to date.
 Each board's uid is derived from its title (``digindex-`` + slug), so links and
@@ -62,6 +64,15 @@ D = 'district_lgd="$district_lgd"'
 B = 'bank=~"$bank"'
 #: Joined onto a query by bank: adds the bank's name from the IFSC registry (legend ``{{name}}``).
 NAMES = " * on (bank) group_left (name) bank:digindex_bank_info:max"
+#: The utility-bill purposes of PaymentEvent.purpose.
+BILLS = 'purpose=~"BILL_.*"'
+
+
+def _decline(kind: str, selector: str) -> str:
+    """A bank's decline rate of ``kind`` (technical, business) per district, ``kind`` dropped so that
+    a table merges the two kinds into one row per bank and district."""
+    return (f'max without (kind) (district_bank_kind:digindex_bank_decline:ratio_24h{{kind="{kind}", {selector}}})'
+            + NAMES)
 
 
 def uid_for(title: str) -> str:
@@ -122,8 +133,8 @@ def stat_panel(title: str, expr: str, *, unit: str, description: str = "", width
 
 
 def table_panel(title: str, queries: list[tuple[str, str]], *, description: str = "", width: int = 24,
-                height: int = 12, sort_by: str = "", rename: dict[str, str] | None = None,
-                hide: tuple[str, ...] = ("Time",)) -> table.Panel:
+                height: int = 12, sort_by: str = "", descending: bool = False,
+                rename: dict[str, str] | None = None, hide: tuple[str, ...] = ("Time",)) -> table.Panel:
     """Instant queries in table format, merged into one row per label set (Value #A, #B... columns)."""
     p = (table.Panel().title(title).description(description).datasource(DATASOURCE)
          .span(width).height(height))
@@ -135,7 +146,7 @@ def table_panel(title: str, queries: list[tuple[str, str]], *, description: str 
         "renameByName": rename or {},
     }))
     if sort_by:
-        p = p.sort_by([common_builders.TableSortByFieldState().display_name(sort_by).desc(False)])
+        p = p.sort_by([common_builders.TableSortByFieldState().display_name(sort_by).desc(descending)])
     return p
 
 
@@ -203,6 +214,30 @@ def state_overview() -> Dashboard:
         .with_panel(timeseries_panel("Aadhaar seeding coverage by district",
                                      [("district:digindex_aadhaar_seeding:ratio", "{{district}}")],
                                      unit="percentunit", max_val=1, height=10))
+        .with_row(Row("Utility bills and government departments"))
+        .with_panel(
+            table_panel(
+                "Utility bills by district (24h window)",
+                [(f"district_purpose:digindex_purpose_digital_share:ratio_24h{{{BILLS}}}", ""),
+                 (f"district_purpose:digindex_bill_qr_share:ratio_24h{{{BILLS}}}", "")],
+                description="Energy, water and housing bills: the share of successful payments made digitally, "
+                "and the share made by scanning the bill's QR code (UPI_QR). Lowest digital share first.",
+                width=12, height=14, sort_by="Paid digitally",
+                rename={"district": "District", "district_lgd": "LGD", "purpose": "Bill",
+                        "Value #A": "Paid digitally", "Value #B": "Paid by QR"})
+            .unit("percentunit")
+            .override_by_name("LGD", [{"id": "unit", "value": "none"}]))
+        .with_panel(
+            table_panel(
+                "Government departments by district (24h window)",
+                [("district_department:digindex_department_digital_share:ratio_24h", "")],
+                description="Successful payments carrying a department code (receipts and payments of "
+                "government departments): the share made digitally. Lowest first.",
+                width=12, height=14, sort_by="Digital share",
+                rename={"district": "District", "district_lgd": "LGD", "department": "Department",
+                        "Value": "Digital share"})
+            .unit("percentunit")
+            .override_by_name("LGD", [{"id": "unit", "value": "none"}]))
     )
 
 
@@ -255,6 +290,44 @@ def district_detail() -> Dashboard:
         .with_panel(timeseries_panel("Technical declines by bank (1h window)",
                                      [(f"district_bank:digindex_technical_decline:ratio_1h{{{D}}}{NAMES}", "{{name}}")],
                                      unit="percentunit"))
+        .with_row(Row("Utility bills, QR and government departments"))
+        .with_panel(timeseries_panel("Digital share by purpose (24h window)",
+                                     [(f"district_purpose:digindex_purpose_digital_share:ratio_24h{{{D}}}",
+                                       "{{purpose}}")], unit="percentunit", max_val=1,
+                                     description="Successful digital / all successful payments of each purpose "
+                                     "(bills, government receipts and payments, DBT, person to person ...)."))
+        .with_panel(timeseries_panel("Bills paid by QR (24h window)",
+                                     [(f"district_purpose:digindex_bill_qr_share:ratio_24h{{{D}, {BILLS}}}",
+                                       "{{purpose}}")], unit="percentunit", max_val=1,
+                                     description="Successful bill payments made by scanning a QR code (UPI_QR) / "
+                                     "all successful payments of that bill."))
+        .with_panel(timeseries_panel("Digital share by government department (24h window)",
+                                     [(f"district_department:digindex_department_digital_share:ratio_24h{{{D}}}",
+                                       "{{department}}")], unit="percentunit", max_val=1, width=24))
+        .with_row(Row("Banks in the district"))
+        .with_panel(
+            table_panel("Decline rates by bank (24h window)",
+                        [(_decline("technical", D), ""), (_decline("business", D), "")],
+                        description="NPCI's definitions: declines of each kind / all digital attempts of the bank "
+                        "in the district. Technical declines are the bank's or the network's (RBI: keep UPI "
+                        "below 1 %), business declines the customer's. Highest technical first.",
+                        width=12, height=10, sort_by="Technical declines", descending=True,
+                        hide=("Time", "district", "district_lgd"),
+                        rename={"bank": "Bank code", "name": "Bank", "Value #A": "Technical declines",
+                                "Value #B": "Business declines"})
+            .unit("percentunit"))
+        .with_panel(
+            table_panel("Branches below the district's target by bank (24h window)",
+                        [(f"district_bank:digindex_branches_below_target:max_24h{{{D}}}{NAMES}", ""),
+                         (f"district_bank:digindex_branches_reporting:max_24h{{{D}}}{NAMES}", "")],
+                        description="Branches with at least the configured minimum of transactions (reporting) "
+                        "and, of those, the branches whose digital share is below the district's target. "
+                        "The branches themselves: the query API, /api/v1/districts/<lgd>/branches?order=worst.",
+                        width=12, height=10, sort_by="Below target", descending=True,
+                        hide=("Time", "district", "district_lgd"),
+                        rename={"bank": "Bank code", "name": "Bank", "Value #A": "Below target",
+                                "Value #B": "Reporting"})
+            .unit("none"))
         .with_row(Row("Freshness"))
         .with_panel(timeseries_panel("Age of the district's latest event",
                                      [(f"time() - district_topic:digindex_last_event_timestamp_seconds:max{{{D}}}",
@@ -276,7 +349,8 @@ def banks() -> Dashboard:
                      .multi(True).include_all(True).all_value(".*")
                      .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED).sort(VariableSort.ALPHABETICAL_ASC))
     return (
-        _dashboard(BANKS, "Partner banks: digital share and technical declines per district, feed freshness.")
+        _dashboard(BANKS, "Partner banks: digital share, technical and business declines and branches below "
+                   "target per district, feed freshness.")
         .with_variable(bank_variable)
         .with_panel(timeseries_panel("Digital share by bank, all districts (24h window)",
                                      [(f"bank:digindex_digital_share:ratio_24h{{{B}}}{NAMES}", "{{name}}")],
@@ -307,6 +381,47 @@ def banks() -> Dashboard:
         .with_panel(timeseries_panel("Technical declines by bank and district (1h window)",
                                      [(f"district_bank:digindex_technical_decline:ratio_1h{{{B}}}{NAMES}",
                                        "{{name}} {{district}}")], unit="percentunit", width=24))
+        .with_row(Row("Declines and branches"))
+        .with_panel(
+            table_panel("Decline rates by bank and district (24h window)",
+                        [(_decline("technical", B), ""), (_decline("business", B), "")],
+                        description="NPCI's TD % and BD %: declines of each kind / all digital attempts of the "
+                        "bank in the district. RBI has advised banks to keep UPI technical declines below 1 % "
+                        "(alert DigindexBankTechnicalDeclinesHigh, to the bank's coordinator). Highest first.",
+                        height=14, sort_by="Technical declines", descending=True,
+                        rename={"bank": "Bank code", "name": "Bank", "district": "District", "district_lgd": "LGD",
+                                "Value #A": "Technical declines", "Value #B": "Business declines"})
+            .unit("percentunit")
+            .override_by_name("LGD", [{"id": "unit", "value": "none"}]))
+        .with_panel(
+            table_panel("Worst branches: branches below target by bank and district (24h window)",
+                        [(f"district_bank:digindex_branches_below_target:max_24h{{{B}}}"
+                          f" / district_bank:digindex_branches_reporting:max_24h{{{B}}}{NAMES}", ""),
+                         (f"district_bank:digindex_branches_below_target:max_24h{{{B}}}{NAMES}", ""),
+                         (f"district_bank:digindex_branches_reporting:max_24h{{{B}}}{NAMES}", "")],
+                        description="The branch-wise analysis through its bounded summaries: of a bank's branches "
+                        "reporting in a district (at least the configured minimum of transactions), how many "
+                        "have a digital share below the district's target. Worst share first; the branches "
+                        "themselves: /api/v1/districts/<lgd>/branches?bank=<code>&order=worst.",
+                        height=14, sort_by="Share below target", descending=True,
+                        rename={"bank": "Bank code", "name": "Bank", "district": "District", "district_lgd": "LGD",
+                                "Value #A": "Share below target", "Value #B": "Below target",
+                                "Value #C": "Reporting"})
+            .override_by_name("Share below target", [{"id": "unit", "value": "percentunit"}])
+            .override_by_name("LGD", [{"id": "unit", "value": "none"}]))
+        .with_panel(
+            bargauge.Panel().title("Branches below target by bank, all districts (24h window)")
+            .description("Branches below their district's target / branches reporting, over every district "
+                         "the bank reports from.")
+            .datasource(DATASOURCE).unit("percentunit").span(24).height(8).min(0).max(1)
+            .reduce_options(common_builders.ReduceDataOptions().calcs(["lastNotNull"]))
+            .orientation(common.VizOrientation.HORIZONTAL)
+            .legend(common_builders.VizLegendOptions().show_legend(False)
+                    .display_mode(common.LegendDisplayMode.LIST).placement(common.LegendPlacement.BOTTOM))
+            .thresholds(_thresholds((None, "green"), (0.25, "orange"), (0.5, "red")))
+            .with_target(_q(f"(sum by (bank) (district_bank:digindex_branches_below_target:max_24h{{{B}}})"
+                            f" / sum by (bank) (district_bank:digindex_branches_reporting:max_24h{{{B}}})){NAMES}",
+                            "{{name}}")))
     )
 
 

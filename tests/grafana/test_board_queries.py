@@ -10,7 +10,9 @@ interval variables get the values Grafana computes for the provisioned datasourc
 (``timeInterval: 15s``), and each target runs as the instant or range query Grafana would
 send. Each must parse and return at least one series: nothing on the boards may depend
 on an event that the simulator does not produce (dead letters included: the worker
-exports every reason from 0).
+exports every reason from 0). The payment lines' metrics that the worker does not export yet
+come from ``tests/grafana/payment_lines.py`` (the documented names and labels, a second target
+of the same job); it serves none that the worker exports itself.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 import pytest
 
 from streams.broker import EmbeddedBroker
+from streams.registry import default_registry
 from streams.simulator.calibration import default_calibration
 from streams.simulator.feed import FeedOptions
 from streams.simulator.generator import DEFAULT_BANKS
@@ -35,6 +38,7 @@ from ..deploy.helpers import all_rules, rule_files
 from ..helpers import WorkerProcess
 from ..stack import Feed, Prometheus, http_json, poll, stack_settings, stop_all
 from .boards import panels
+from .payment_lines import LinesExporter
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -142,8 +146,10 @@ def live(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> It
     tmp = tmp_path_factory.mktemp("boards")
     settings = stack_settings(broker.url, tmp / "data")
     worker = WorkerProcess(settings, tmp / "data-w1", tmp / "w1.log")
-    prometheus = Prometheus(tmp / "prometheus", {"worker-1": worker.port}, rule_files())
-    started: list[Any] = [worker]
+    calibrated = default_calibration().districts
+    lines = LinesExporter([(d.lgd, default_registry().get(d.lgd).name) for d in calibrated], list(DEFAULT_BANKS))
+    prometheus = Prometheus(tmp / "prometheus", {"worker-1": worker.port, "lines-1": lines.port}, rule_files())
+    started: list[Any] = [lines, worker]
     try:
         worker.start().wait_ready(90)
         started.append(prometheus.start())
@@ -151,8 +157,12 @@ def live(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> It
         started.append(feed)
         live = Live(prometheus, worker, feed, {})
         records = sorted({rule["record"] for _, rule in all_rules() if "record" in rule})
-        districts = {str(d.lgd) for d in default_calibration().districts}
+        districts = {str(d.lgd) for d in calibrated}
         banks = set(DEFAULT_BANKS)
+        # Once the worker counts payments, what it exports of the payment lines is the real thing.
+        poll(lambda: any(name == "digindex_window_transactions" for name, _ in worker.metrics()), 60,
+             "the worker's first payments", live.diagnostics)
+        lines.retire_what_the_worker_has({name for name, _ in worker.metrics()})
 
         def missing() -> list[str]:
             """Recording rules without a series yet, or (per district or bank) without every

@@ -30,7 +30,10 @@ by chance in the smallest districts.
 The district target is set to 10 % (``DigindexDistrictBelowTarget`` is not what this test is
 about; promtool tests cover it) and ``offset 24m`` reaches before Prometheus started, so
 ``DigindexDistrictSeedingStalled`` cannot fire either: any district alert other than the drop
-in Dehradun is a failure.
+in Dehradun is a failure. The simulator's banks decline about 1.5 % of digital attempts for
+technical reasons, above RBI's 1 %, so ``DigindexBankTechnicalDeclinesHigh`` (for: 1h -> 60 s)
+may fire for the busier banks and districts before the drop is delivered: whatever it sends
+must reach that bank's coordinator (``bank-<code>``) only, never a district's receiver.
 
 Scenario 1 (``test_drop_pages_that_district_only``): Dehradun's (LGD 49, the busiest district,
 digital share ~86 %) share falls to 10 % after ``DROP_AFTER`` s; the drop alert must fire for
@@ -58,7 +61,7 @@ from streams.broker import EmbeddedBroker
 from streams.config import Settings
 from streams.simulator.feed import FeedOptions
 
-from ..deploy.helpers import ALERTMANAGER_CONFIG, load_yaml
+from ..deploy.helpers import ALERTMANAGER_CONFIG, bank_receiver_for, load_yaml
 from ..helpers import WorkerProcess
 from ..stack import (
     Alertmanager,
@@ -125,10 +128,25 @@ class Stack:
         return "\n\n".join(parts)
 
 
-def _district_alerts(notifications: list[Notification]) -> list[tuple[str, str, str, str]]:
-    """(receiver, status, alertname, district_lgd) of every district-level alert delivered."""
+def _district_alerts(notifications: list[Notification], *, banks: bool = True) -> list[tuple[str, str, str, str]]:
+    """(receiver, status, alertname, district_lgd) of every district-level alert delivered (with
+    ``banks=False``, not the alerts for a bank's coordinator, which carry district_lgd too)."""
     return [(n.receiver, a["status"], a["labels"]["alertname"], a["labels"]["district_lgd"])
-            for n in notifications for a in n.alerts if "district_lgd" in a["labels"]]
+            for n in notifications for a in n.alerts
+            if "district_lgd" in a["labels"] and (banks or a["labels"].get("recipient") != "bank")]
+
+
+def _bank_deliveries_go_to_their_bank(notifications: list[Notification]) -> list[str]:
+    """What went wrong with the bank coordinators' notifications (nothing: an empty list)."""
+    wrong = []
+    for n in notifications:
+        for a in n.alerts:
+            to_bank = a["labels"].get("recipient") == "bank"
+            if to_bank and n.receiver != bank_receiver_for(a["labels"]["bank"]):
+                wrong.append(f"{a['labels']} reached {n.receiver}")
+            if n.receiver.startswith("bank-") and not to_bank:
+                wrong.append(f"{n.receiver} got {a['labels']}")
+    return wrong
 
 
 @pytest.fixture(scope="module")
@@ -176,8 +194,12 @@ def stack(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> I
 
 def test_drop_pages_that_district_only(stack: Stack) -> None:
     diag = stack.diagnostics
-    # Prometheus: the drop alert fires for Dehradun, and no other district alert fires at all.
-    district_firing = [a for a in stack.firing if "district_lgd" in a["labels"]]
+    # Prometheus: the drop alert fires for Dehradun, and no other district alert fires at all
+    # (the banks' own alerts aside: see the module docstring).
+    bank_firing = {a["labels"]["alertname"] for a in stack.firing if a["labels"].get("recipient") == "bank"}
+    assert bank_firing <= {"DigindexBankTechnicalDeclinesHigh"}, diag()
+    district_firing = [a for a in stack.firing if "district_lgd" in a["labels"]
+                       and a["labels"].get("recipient") != "bank"]
     assert [(a["labels"]["alertname"], a["labels"]["district_lgd"]) for a in district_firing] == [
         (DROP_ALERT, str(DROP_LGD))], diag()
     (alert,) = district_firing
@@ -185,10 +207,13 @@ def test_drop_pages_that_district_only(stack: Stack) -> None:
     # ... because of the drop: its condition first held after the drop, not by chance before.
     active_at = datetime.fromisoformat(alert["activeAt"].replace("Z", "+00:00")).timestamp()
     assert active_at > stack.drop_time - 1, f"pending since {alert['activeAt']}, before the drop\n{diag()}"
-    # Alertmanager delivered it to Dehradun's receiver, and nothing district-level anywhere else.
-    district = _district_alerts(stack.deliveries)
+    # Alertmanager delivered it to Dehradun's receiver, and nothing district-level anywhere else;
+    # a bank's alerts, if any fired, reached that bank's coordinator only.
+    district = _district_alerts(stack.deliveries, banks=False)
     assert set(district) == {(DROP_RECEIVER, "firing", DROP_ALERT, str(DROP_LGD))}, diag()
-    assert {n.receiver for n in stack.deliveries} == {DROP_RECEIVER}, f"unexpected pages\n{diag()}"
+    assert {n.receiver for n in stack.deliveries if not n.receiver.startswith("bank-")} == {DROP_RECEIVER}, (
+        f"unexpected pages\n{diag()}")
+    assert _bank_deliveries_go_to_their_bank(stack.deliveries) == [], diag()
     # The page carries the values and the runbook.
     (page,) = [n for n in stack.deliveries if n.receiver == DROP_RECEIVER][:1]
     ann = page.alerts[0]["annotations"]

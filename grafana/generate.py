@@ -12,7 +12,10 @@ Each board's uid is derived from its title (``digindex-`` + slug), so links and
 ``digindex grafana push`` find the same board again. After changing this file, run it, then
 ``python deploy/k8s/generate.py`` (the boards' ConfigMaps).
 
-Needs ``grafana-foundation-sdk==1769699379!11.6.0`` (pure Python, no dependencies).
+The windows in the recording rules' names (``ratio_1h``, ``ratio_24h``) and the panel titles come
+from deploy/prometheus/parameters.yaml, as the rules themselves (deploy/prometheus/generate.py).
+
+Needs ``grafana-foundation-sdk==1769699379!11.6.0`` (pure Python, no dependencies) and PyYAML.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import yaml
 from grafana_foundation_sdk.builders import bargauge, stat, table, timeseries
 from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.builders.dashboard import (
@@ -58,6 +62,17 @@ DISTRICT_DETAIL = "District detail"
 BANKS = "Banks"
 PIPELINE_HEALTH = "Pipeline health"
 
+def _windows() -> tuple[str, str]:
+    """The short and long windows of the rules (deploy/prometheus/parameters.yaml), which name the
+    recording rules the boards read (``district:digindex_digital_share:ratio_24h``)."""
+    windows = yaml.safe_load(PARAMETERS.read_text())["windows"]
+    return windows["short"], windows["long"]
+
+
+PARAMETERS = Path(__file__).resolve().parents[1] / "deploy" / "prometheus" / "parameters.yaml"
+#: The short and long window, e.g. ``1h`` and ``24h``.
+S, L = _windows()
+
 #: `district_lgd` selector for the district-detail variable.
 D = 'district_lgd="$district_lgd"'
 #: `bank` selector for the banks variable (multi-value).
@@ -71,7 +86,7 @@ BILLS = 'purpose=~"BILL_.*"'
 def _decline(kind: str, selector: str) -> str:
     """A bank's decline rate of ``kind`` (technical, business) per district, ``kind`` dropped so that
     a table merges the two kinds into one row per bank and district."""
-    return (f'max without (kind) (district_bank_kind:digindex_bank_decline:ratio_24h{{kind="{kind}", {selector}}})'
+    return (f'max without (kind) (district_bank_kind:digindex_bank_decline:ratio_{L}{{kind="{kind}", {selector}}})'
             + NAMES)
 
 
@@ -161,7 +176,7 @@ def _dashboard(title: str, description: str) -> Dashboard:
 def _district_variable() -> QueryVariable:
     # Shows the district's name, carries its LGD code (query_result + named capture groups).
     return (QueryVariable("district_lgd").label("District").datasource(DATASOURCE)
-            .query({"query": "query_result(district:digindex_digital_share:ratio_24h)",
+            .query({"query": f"query_result(district:digindex_digital_share:ratio_{L})",
                     "refId": "PrometheusVariableQueryEditor-VariableQuery", "qryType": 3})
             .regex('/district="(?<text>[^"]+)".*district_lgd="(?<value>[^"]+)"/')
             .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED).sort(VariableSort.ALPHABETICAL_ASC))
@@ -171,16 +186,16 @@ def _district_variable() -> QueryVariable:
 
 def state_overview() -> Dashboard:
     detail = f"/d/{uid_for(DISTRICT_DETAIL)}?var-district_lgd=${{__data.fields.district_lgd}}&${{__url_time_range}}"
-    share_state = ('sum(district_status_mode:digindex_window_transactions:max_24h{status="SUCCESS", mode="digital"})'
-                   ' / sum(district_status_mode:digindex_window_transactions:max_24h{status="SUCCESS"})')
+    share_state = (f'sum(district_status_mode:digindex_window_transactions:max_{L}{{status="SUCCESS", mode="digital"}})'
+                   f' / sum(district_status_mode:digindex_window_transactions:max_{L}{{status="SUCCESS"}})')
     return (
         _dashboard(STATE_OVERVIEW, "Every district's digital share and Aadhaar seeding, against its target.")
-        .with_panel(stat_panel("State digital share (24h)", share_state, unit="percentunit", width=6,
+        .with_panel(stat_panel(f"State digital share ({L})", share_state, unit="percentunit", width=6,
                                steps=SHARE_STEPS,
                                description="Successful digital transactions / all successful transactions, "
                                "all districts, over the last 24 hours."))
         .with_panel(stat_panel("Districts below target",
-                               "count(district:digindex_digital_share:ratio_24h < on (district_lgd, district)"
+                               f"count(district:digindex_digital_share:ratio_{L} < on (district_lgd, district)"
                                " district:digindex_district_target:ratio) or vector(0)",
                                unit="none", width=6,
                                steps=_thresholds((None, "green"), (1, "orange"), (7, "red"))))
@@ -188,28 +203,28 @@ def state_overview() -> Dashboard:
                                "sum(district:digindex_accounts_seeded:sum) / sum(district:digindex_accounts:sum)",
                                unit="percentunit", width=6, steps=_thresholds((None, "red"), (0.9, "orange"),
                                                                               (0.99, "green"))))
-        .with_panel(stat_panel("Districts reporting", "count(district:digindex_digital_share:ratio_24h)",
+        .with_panel(stat_panel("Districts reporting", f"count(district:digindex_digital_share:ratio_{L})",
                                unit="none", width=6))
         .with_panel(
             table_panel(
                 "Districts ranked by digital share",
-                [("district:digindex_digital_share:ratio_24h", ""),
-                 ("district:digindex_digital_share:ratio_1h", ""),
+                [(f"district:digindex_digital_share:ratio_{L}", ""),
+                 (f"district:digindex_digital_share:ratio_{S}", ""),
                  ("district:digindex_district_target:ratio", ""),
                  ("district:digindex_aadhaar_seeding:ratio", ""),
-                 ("district:digindex_technical_decline:ratio_24h", "")],
+                 (f"district:digindex_technical_decline:ratio_{L}", "")],
                 description="Lowest share first. Click a district for its detail board.",
-                sort_by="Digital share 24h", height=14,
-                rename={"district": "District", "district_lgd": "LGD", "Value #A": "Digital share 24h",
-                        "Value #B": "Digital share 1h", "Value #C": "Target", "Value #D": "Aadhaar seeding",
-                        "Value #E": "Technical declines 24h"})
+                sort_by=f"Digital share {L}", height=14,
+                rename={"district": "District", "district_lgd": "LGD", "Value #A": f"Digital share {L}",
+                        "Value #B": f"Digital share {S}", "Value #C": "Target", "Value #D": "Aadhaar seeding",
+                        "Value #E": f"Technical declines {L}"})
             .unit("percentunit")
             .override_by_name("District", [{"id": "links", "value": [
                 {"title": "District detail", "url": detail}]}])
             .override_by_name("LGD", [{"id": "unit", "value": "none"}])
         )
-        .with_panel(timeseries_panel("Digital share (24h window) by district",
-                                     [("district:digindex_digital_share:ratio_24h", "{{district}}")],
+        .with_panel(timeseries_panel(f"Digital share ({L} window) by district",
+                                     [(f"district:digindex_digital_share:ratio_{L}", "{{district}}")],
                                      unit="percentunit", max_val=1, height=10))
         .with_panel(timeseries_panel("Aadhaar seeding coverage by district",
                                      [("district:digindex_aadhaar_seeding:ratio", "{{district}}")],
@@ -217,9 +232,9 @@ def state_overview() -> Dashboard:
         .with_row(Row("Utility bills and government departments"))
         .with_panel(
             table_panel(
-                "Utility bills by district (24h window)",
-                [(f"district_purpose:digindex_purpose_digital_share:ratio_24h{{{BILLS}}}", ""),
-                 (f"district_purpose:digindex_bill_qr_share:ratio_24h{{{BILLS}}}", "")],
+                f"Utility bills by district ({L} window)",
+                [(f"district_purpose:digindex_purpose_digital_share:ratio_{L}{{{BILLS}}}", ""),
+                 (f"district_purpose:digindex_bill_qr_share:ratio_{L}{{{BILLS}}}", "")],
                 description="Energy, water and housing bills: the share of successful payments made digitally, "
                 "and the share made by scanning the bill's QR code (UPI_QR). Lowest digital share first.",
                 width=12, height=14, sort_by="Paid digitally",
@@ -229,8 +244,8 @@ def state_overview() -> Dashboard:
             .override_by_name("LGD", [{"id": "unit", "value": "none"}]))
         .with_panel(
             table_panel(
-                "Government departments by district (24h window)",
-                [("district_department:digindex_department_digital_share:ratio_24h", "")],
+                f"Government departments by district ({L} window)",
+                [(f"district_department:digindex_department_digital_share:ratio_{L}", "")],
                 description="Successful payments carrying a department code (receipts and payments of "
                 "government departments): the share made digitally. Lowest first.",
                 width=12, height=14, sort_by="Digital share",
@@ -246,67 +261,67 @@ def district_detail() -> Dashboard:
         _dashboard(DISTRICT_DETAIL, "One district: digital share by window, channel and bank; seeding; "
                    "declines; freshness of the feeds.")
         .with_variable(_district_variable())
-        .with_panel(stat_panel("Digital share (1h)", f"district:digindex_digital_share:ratio_1h{{{D}}}",
+        .with_panel(stat_panel(f"Digital share ({S})", f"district:digindex_digital_share:ratio_{S}{{{D}}}",
                                unit="percentunit", steps=SHARE_STEPS))
-        .with_panel(stat_panel("Digital share (24h)", f"district:digindex_digital_share:ratio_24h{{{D}}}",
+        .with_panel(stat_panel(f"Digital share ({L})", f"district:digindex_digital_share:ratio_{L}{{{D}}}",
                                unit="percentunit", steps=SHARE_STEPS))
         .with_panel(stat_panel("Target", f"district:digindex_district_target:ratio{{{D}}}", unit="percentunit"))
         .with_panel(stat_panel("Aadhaar seeding", f"district:digindex_aadhaar_seeding:ratio{{{D}}}",
                                unit="percentunit"))
         .with_panel(stat_panel("Accounts known", f"district:digindex_accounts:sum{{{D}}}", unit="short"))
-        .with_panel(stat_panel("Technical declines (1h)", f"district:digindex_technical_decline:ratio_1h{{{D}}}",
+        .with_panel(stat_panel(f"Technical declines ({S})", f"district:digindex_technical_decline:ratio_{S}{{{D}}}",
                                unit="percentunit", steps=DECLINE_STEPS))
         .with_row(Row("Digital share"))
         .with_panel(timeseries_panel("Digital share by window",
-                                     [(f"district:digindex_digital_share:ratio_1h{{{D}}}", "1h"),
-                                      (f"district:digindex_digital_share:ratio_24h{{{D}}}", "24h"),
+                                     [(f"district:digindex_digital_share:ratio_{S}{{{D}}}", f"{S}"),
+                                      (f"district:digindex_digital_share:ratio_{L}{{{D}}}", f"{L}"),
                                       (f"district:digindex_district_target:ratio{{{D}}}", "target")],
                                      unit="percentunit", max_val=1))
         .with_panel(timeseries_panel("Digital share of value by window",
-                                     [(f"district:digindex_digital_value_share:ratio_1h{{{D}}}", "1h"),
-                                      (f"district:digindex_digital_value_share:ratio_24h{{{D}}}", "24h")],
+                                     [(f"district:digindex_digital_value_share:ratio_{S}{{{D}}}", f"{S}"),
+                                      (f"district:digindex_digital_value_share:ratio_{L}{{{D}}}", f"{L}")],
                                      unit="percentunit", max_val=1))
         .with_panel(timeseries_panel("Successful payments by channel",
                                      [(f'district_channel_status:digindex_payments:rate5m{{{D}, status="SUCCESS"}}',
                                        "{{channel}}")], unit="ops", stacked=True))
-        .with_panel(timeseries_panel("Digital share by bank (24h window)",
-                                     [(f"district_bank:digindex_digital_share:ratio_24h{{{D}}}{NAMES}", "{{name}}")],
+        .with_panel(timeseries_panel(f"Digital share by bank ({L} window)",
+                                     [(f"district_bank:digindex_digital_share:ratio_{L}{{{D}}}{NAMES}", "{{name}}")],
                                      unit="percentunit", max_val=1))
         .with_panel(timeseries_panel("Value of successful payments by mode",
                                      [(f"district_mode:digindex_payments_amount_rupees:rate5m{{{D}}}", "{{mode}}")],
                                      unit="currencyINR", stacked=True,
                                      description="Rupees per second."))
         .with_panel(timeseries_panel("Transactions in the last hour by status and mode",
-                                     [(f"district_status_mode:digindex_window_transactions:max_1h{{{D}}}",
+                                     [(f"district_status_mode:digindex_window_transactions:max_{S}{{{D}}}",
                                        "{{status}} {{mode}}")], unit="short"))
         .with_row(Row("Seeding and declines"))
         .with_panel(timeseries_panel("Accounts by Aadhaar seeding status",
                                      [(f"district_status:digindex_accounts:max{{{D}}}", "{{status}}")],
                                      unit="short", stacked=True))
         .with_panel(timeseries_panel("Technical declines / digital attempts",
-                                     [(f"district:digindex_technical_decline:ratio_1h{{{D}}}", "1h"),
-                                      (f"district:digindex_technical_decline:ratio_24h{{{D}}}", "24h")],
+                                     [(f"district:digindex_technical_decline:ratio_{S}{{{D}}}", f"{S}"),
+                                      (f"district:digindex_technical_decline:ratio_{L}{{{D}}}", f"{L}")],
                                      unit="percentunit"))
-        .with_panel(timeseries_panel("Technical declines by bank (1h window)",
-                                     [(f"district_bank:digindex_technical_decline:ratio_1h{{{D}}}{NAMES}", "{{name}}")],
-                                     unit="percentunit"))
+        .with_panel(timeseries_panel(f"Technical declines by bank ({S} window)",
+                                     [(f"district_bank:digindex_technical_decline:ratio_{S}{{{D}}}{NAMES}",
+                                       "{{name}}")], unit="percentunit"))
         .with_row(Row("Utility bills, QR and government departments"))
-        .with_panel(timeseries_panel("Digital share by purpose (24h window)",
-                                     [(f"district_purpose:digindex_purpose_digital_share:ratio_24h{{{D}}}",
+        .with_panel(timeseries_panel(f"Digital share by purpose ({L} window)",
+                                     [(f"district_purpose:digindex_purpose_digital_share:ratio_{L}{{{D}}}",
                                        "{{purpose}}")], unit="percentunit", max_val=1,
                                      description="Successful digital / all successful payments of each purpose "
                                      "(bills, government receipts and payments, DBT, person to person ...)."))
-        .with_panel(timeseries_panel("Bills paid by QR (24h window)",
-                                     [(f"district_purpose:digindex_bill_qr_share:ratio_24h{{{D}, {BILLS}}}",
+        .with_panel(timeseries_panel(f"Bills paid by QR ({L} window)",
+                                     [(f"district_purpose:digindex_bill_qr_share:ratio_{L}{{{D}, {BILLS}}}",
                                        "{{purpose}}")], unit="percentunit", max_val=1,
                                      description="Successful bill payments made by scanning a QR code (UPI_QR) / "
                                      "all successful payments of that bill."))
-        .with_panel(timeseries_panel("Digital share by government department (24h window)",
-                                     [(f"district_department:digindex_department_digital_share:ratio_24h{{{D}}}",
+        .with_panel(timeseries_panel(f"Digital share by government department ({L} window)",
+                                     [(f"district_department:digindex_department_digital_share:ratio_{L}{{{D}}}",
                                        "{{department}}")], unit="percentunit", max_val=1, width=24))
         .with_row(Row("Banks in the district"))
         .with_panel(
-            table_panel("Decline rates by bank (24h window)",
+            table_panel(f"Decline rates by bank ({L} window)",
                         [(_decline("technical", D), ""), (_decline("business", D), "")],
                         description="NPCI's definitions: declines of each kind / all digital attempts of the bank "
                         "in the district. Technical declines are the bank's or the network's (RBI: keep UPI "
@@ -317,9 +332,9 @@ def district_detail() -> Dashboard:
                                 "Value #B": "Business declines"})
             .unit("percentunit"))
         .with_panel(
-            table_panel("Branches below the district's target by bank (24h window)",
-                        [(f"district_bank:digindex_branches_below_target:max_24h{{{D}}}{NAMES}", ""),
-                         (f"district_bank:digindex_branches_reporting:max_24h{{{D}}}{NAMES}", "")],
+            table_panel(f"Branches below the district's target by bank ({L} window)",
+                        [(f"district_bank:digindex_branches_below_target:max_{L}{{{D}}}{NAMES}", ""),
+                         (f"district_bank:digindex_branches_reporting:max_{L}{{{D}}}{NAMES}", "")],
                         description="Branches with at least the configured minimum of transactions (reporting) "
                         "and, of those, the branches whose digital share is below the district's target. "
                         "The branches themselves: the query API, /api/v1/districts/<lgd>/branches?order=worst.",
@@ -352,8 +367,8 @@ def banks() -> Dashboard:
         _dashboard(BANKS, "Partner banks: digital share, technical and business declines and branches below "
                    "target per district, feed freshness.")
         .with_variable(bank_variable)
-        .with_panel(timeseries_panel("Digital share by bank, all districts (24h window)",
-                                     [(f"bank:digindex_digital_share:ratio_24h{{{B}}}{NAMES}", "{{name}}")],
+        .with_panel(timeseries_panel(f"Digital share by bank, all districts ({L} window)",
+                                     [(f"bank:digindex_digital_share:ratio_{L}{{{B}}}{NAMES}", "{{name}}")],
                                      unit="percentunit", max_val=1))
         .with_panel(
             bargauge.Panel().title("Age of each bank's latest event").datasource(DATASOURCE)
@@ -368,22 +383,22 @@ def banks() -> Dashboard:
             .with_target(_q(f"(time() - bank_topic:digindex_bank_last_event_timestamp_seconds:max{{{B}}}){NAMES}",
                             "{{name}} {{topic}}")))
         .with_panel(
-            table_panel("Banks by district (24h window)",
-                        [(f"district_bank:digindex_digital_share:ratio_24h{{{B}}}{NAMES}", ""),
-                         (f"district_bank:digindex_technical_decline:ratio_24h{{{B}}}{NAMES}", "")],
+            table_panel(f"Banks by district ({L} window)",
+                        [(f"district_bank:digindex_digital_share:ratio_{L}{{{B}}}{NAMES}", ""),
+                         (f"district_bank:digindex_technical_decline:ratio_{L}{{{B}}}{NAMES}", "")],
                         description="A bank's digital share of its successful transactions, and its "
                         "technical declines / digital attempts, in each district.",
-                        height=14, sort_by="Digital share 24h",
+                        height=14, sort_by=f"Digital share {L}",
                         rename={"bank": "Bank code", "name": "Bank", "district": "District", "district_lgd": "LGD",
-                                "Value #A": "Digital share 24h", "Value #B": "Technical declines 24h"})
+                                "Value #A": f"Digital share {L}", "Value #B": f"Technical declines {L}"})
             .unit("percentunit")
             .override_by_name("LGD", [{"id": "unit", "value": "none"}]))
-        .with_panel(timeseries_panel("Technical declines by bank and district (1h window)",
-                                     [(f"district_bank:digindex_technical_decline:ratio_1h{{{B}}}{NAMES}",
+        .with_panel(timeseries_panel(f"Technical declines by bank and district ({S} window)",
+                                     [(f"district_bank:digindex_technical_decline:ratio_{S}{{{B}}}{NAMES}",
                                        "{{name}} {{district}}")], unit="percentunit", width=24))
         .with_row(Row("Declines and branches"))
         .with_panel(
-            table_panel("Decline rates by bank and district (24h window)",
+            table_panel(f"Decline rates by bank and district ({L} window)",
                         [(_decline("technical", B), ""), (_decline("business", B), "")],
                         description="NPCI's TD % and BD %: declines of each kind / all digital attempts of the "
                         "bank in the district. RBI has advised banks to keep UPI technical declines below 1 % "
@@ -394,11 +409,11 @@ def banks() -> Dashboard:
             .unit("percentunit")
             .override_by_name("LGD", [{"id": "unit", "value": "none"}]))
         .with_panel(
-            table_panel("Worst branches: branches below target by bank and district (24h window)",
-                        [(f"district_bank:digindex_branches_below_target:max_24h{{{B}}}"
-                          f" / district_bank:digindex_branches_reporting:max_24h{{{B}}}{NAMES}", ""),
-                         (f"district_bank:digindex_branches_below_target:max_24h{{{B}}}{NAMES}", ""),
-                         (f"district_bank:digindex_branches_reporting:max_24h{{{B}}}{NAMES}", "")],
+            table_panel(f"Worst branches: branches below target by bank and district ({L} window)",
+                        [(f"district_bank:digindex_branches_below_target:max_{L}{{{B}}}"
+                          f" / district_bank:digindex_branches_reporting:max_{L}{{{B}}}{NAMES}", ""),
+                         (f"district_bank:digindex_branches_below_target:max_{L}{{{B}}}{NAMES}", ""),
+                         (f"district_bank:digindex_branches_reporting:max_{L}{{{B}}}{NAMES}", "")],
                         description="The branch-wise analysis through its bounded summaries: of a bank's branches "
                         "reporting in a district (at least the configured minimum of transactions), how many "
                         "have a digital share below the district's target. Worst share first; the branches "
@@ -410,7 +425,7 @@ def banks() -> Dashboard:
             .override_by_name("Share below target", [{"id": "unit", "value": "percentunit"}])
             .override_by_name("LGD", [{"id": "unit", "value": "none"}]))
         .with_panel(
-            bargauge.Panel().title("Branches below target by bank, all districts (24h window)")
+            bargauge.Panel().title(f"Branches below target by bank, all districts ({L} window)")
             .description("Branches below their district's target / branches reporting, over every district "
                          "the bank reports from.")
             .datasource(DATASOURCE).unit("percentunit").span(24).height(8).min(0).max(1)
@@ -419,8 +434,8 @@ def banks() -> Dashboard:
             .legend(common_builders.VizLegendOptions().show_legend(False)
                     .display_mode(common.LegendDisplayMode.LIST).placement(common.LegendPlacement.BOTTOM))
             .thresholds(_thresholds((None, "green"), (0.25, "orange"), (0.5, "red")))
-            .with_target(_q(f"(sum by (bank) (district_bank:digindex_branches_below_target:max_24h{{{B}}})"
-                            f" / sum by (bank) (district_bank:digindex_branches_reporting:max_24h{{{B}}})){NAMES}",
+            .with_target(_q(f"(sum by (bank) (district_bank:digindex_branches_below_target:max_{L}{{{B}}})"
+                            f" / sum by (bank) (district_bank:digindex_branches_reporting:max_{L}{{{B}}})){NAMES}",
                             "{{name}}")))
     )
 

@@ -491,7 +491,7 @@ def bank_alerts(p: Params) -> tuple[str, list[dict[str, Any]]]:
         district_bank:digindex_technical_decline:ratio_{w} > {a["threshold"]}
         and on ({DISTRICT}, bank)
           sum by ({DISTRICT}, bank) ({attempts}) >= {a["min_digital_attempts"]}
-        """, for_=a["for"], keep_firing=True, severity="warning", labels=to_bank,
+        """, for_=a["for"], keep_firing=True, severity="critical", labels=to_bank,
         summary=f"A bank's technical declines in a district are above {percent(a['threshold'])} of its digital attempts.",
         description=f"""
             Bank {{{{ $labels.bank }}}}{_query("bank:digindex_bank_info:max{bank='%s'}", "$labels.bank")}

@@ -63,11 +63,11 @@ ROUTING_TABLE = [
      "digindex-ops"),
     # A bank's alerts in a district reach that bank's coordinator, never the district's DM.
     *[((f"alertname={BANK_ALERT}", "recipient=bank", f"bank={code}", "district_lgd=45", "district=Almora",
-        "severity=warning"), bank_receiver_for(code)) for code in DEFAULT_BANKS],
+        "severity=critical"), bank_receiver_for(code)) for code in DEFAULT_BANKS],
     (("alertname=DigindexBankBranchesBelowTarget", "recipient=bank", "bank=UTKS", "district_lgd=53",
       "severity=info"), "bank-utks"),
     # A bank with no receiver of its own (not a partner bank yet) is not dropped.
-    ((f"alertname={BANK_ALERT}", "recipient=bank", "bank=KKBK", "district_lgd=45", "severity=warning"),
+    ((f"alertname={BANK_ALERT}", "recipient=bank", "bank=KKBK", "district_lgd=45", "severity=critical"),
      "digindex-ops"),
 ]
 
@@ -218,7 +218,7 @@ def test_district_alerts_reach_their_district_when_the_pipeline_is_healthy(alert
 
 
 def _bank(alertname: str, bank: str, lgd: str) -> dict[str, str]:
-    return {"alertname": alertname, "recipient": "bank", "bank": bank, "district_lgd": lgd, "severity": "warning"}
+    return {"alertname": alertname, "recipient": "bank", "bank": bank, "district_lgd": lgd, "severity": "critical"}
 
 
 def test_bank_alerts_reach_the_bank_not_the_district(alertmanager: Alertmanager) -> None:

@@ -257,9 +257,20 @@ class Timing:
                 **self.extra}
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (every core, every process), from ``/proc/stat``."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return float("nan")
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / _TICK
+
+
 def time_workers(workers: Sequence[WorkerProcess], topic: str, n: int, partitions: int, poll: float = 2.0,
                  timeout: float = 900.0, on_poll: Callable[[float, int], None] | None = None,
-                 on_ready: Callable[[], None] | None = None, fine: float = 0.05) -> Timing:
+                 on_ready: Callable[[], None] | None = None, fine: float = 0.05,
+                 broker_pid: int | None = None) -> Timing:
     """Poll every worker's /metrics until ``sum(digindex_events_total{topic})`` reaches ``n``.
 
     Ready: every worker owns at least one partition of ``topic`` and together they own all
@@ -270,7 +281,9 @@ def time_workers(workers: Sequence[WorkerProcess], topic: str, n: int, partition
     ~20-40 ms of its event loop), so polling adapts: every ``fine`` seconds until ready, then at
     most every ``poll`` seconds, halving the wait as the remaining events dwindle so that the
     moment the last one is counted is still seen within ~``fine`` seconds. The scrapes' share of
-    the timed window is recorded (``scrape_share``, typically 1-3 %).
+    the timed window is recorded (``scrape_share``, typically 1-3 %). With ``broker_pid`` the
+    broker's CPU seconds in the window are recorded too, and always the whole machine's busy
+    CPU seconds (``machine_busy_seconds``): what bounds a scale-out on a small machine.
     """
     deadline = time.monotonic() + timeout
     t_ready = t_first = None
@@ -302,6 +315,8 @@ def time_workers(workers: Sequence[WorkerProcess], topic: str, n: int, partition
                     for t in others):
                 t_ready, counted_at_ready = now, count
                 cpu_ready = sum(cpu_seconds(w.pid) for w in workers)
+                broker_ready = cpu_seconds(broker_pid) if broker_pid else 0.0
+                busy_ready = machine_busy_seconds()
                 if on_ready is not None:
                     on_ready()
         wait = fine
@@ -313,9 +328,12 @@ def time_workers(workers: Sequence[WorkerProcess], topic: str, n: int, partition
                 # the worker's share of the window spent rendering /metrics for us (an upper bound:
                 # the client-side time of a scrape includes the HTTP round trip)
                 share = scrape_seconds / max(1e-9, (now - t_ready) * len(workers))
-                return Timing(n, t_ready, t_first or now, now, counted_at_ready,
-                              {"cpu_seconds": cpu, "scrapes": scrapes,
-                               "scrape_ms": 1000 * scrape_seconds / max(1, scrapes), "scrape_share": share})
+                extra = {"cpu_seconds": cpu, "scrapes": scrapes,
+                         "scrape_ms": 1000 * scrape_seconds / max(1, scrapes), "scrape_share": share,
+                         "machine_busy_seconds": machine_busy_seconds() - busy_ready}
+                if broker_pid:
+                    extra["broker_cpu_seconds"] = cpu_seconds(broker_pid) - broker_ready
+                return Timing(n, t_ready, t_first or now, now, counted_at_ready, extra)
             done = count - counted_at_ready
             if done > 0:
                 remaining = (n - count) / (done / max(1e-3, now - t_ready))

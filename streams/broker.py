@@ -107,6 +107,11 @@ class EmbeddedBroker:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        """The broker process's id while it runs (the benchmarks read its CPU time)."""
+        return self._proc.pid if self.running() else None  # type: ignore[union-attr]
+
     def stop(self, kill: bool = False, grace: float = 5.0) -> None:
         """SIGTERM (SIGKILL after ``grace`` seconds); ``kill``: SIGKILL at once, a crash with no chance to flush."""
         if self._proc and self._proc.poll() is None:

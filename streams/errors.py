@@ -17,6 +17,7 @@ __all__ = [
     "TooOld",
     "UnknownBank",
     "UnknownBranch",
+    "UnknownDepartment",
     "UnknownDistrict",
     "UnknownSchema",
     "WrongPartition",
@@ -116,3 +117,12 @@ class BadSignature(EventError):
     """A message not signed by a known, active key: no signature, a forged one, a revoked key."""
 
     code = "bad_signature"
+
+
+class UnknownDepartment(EventError):
+    """A ``department_code`` that is not in the department registry (``streams.departments``).
+
+    ``department`` is a metric label: only listed codes reach it.
+    """
+
+    code = "unknown_department"

@@ -10,6 +10,7 @@ from typing import Any
 
 from .aadhaar import contains_aadhaar_like
 from .banks import BankRegistry, default_banks
+from .departments import DepartmentRegistry, default_departments
 from .errors import AadhaarLikeValue, InvalidBankCode, OutOfRange, TooOld
 from .registry import DistrictRegistry
 
@@ -23,7 +24,7 @@ ENUM_FIELDS = frozenset({"channel", "status", "purpose"})
 
 
 def check_event(record: dict[str, Any], registry: DistrictRegistry, now_ms: int, max_future_ms: int,
-                banks: BankRegistry | None = None) -> None:
+                banks: BankRegistry | None = None, departments: DepartmentRegistry | None = None) -> None:
     """Raise the ``EventError`` naming the first rule ``record`` breaks; return if it breaks none.
 
     ``banks`` is the bank registry (default: the shipped one): ``bank_code`` must be a known IFSC
@@ -43,6 +44,12 @@ def check_event(record: dict[str, Any], registry: DistrictRegistry, now_ms: int,
     if branch is not None:
         banks.check_branch(bank, branch)
     registry.get(record["district_lgd"])
+    department = record.get("department_code")
+    if department is not None:
+        if departments is None:
+            departments = default_departments()
+        if department not in departments.names:
+            departments.name(department)  # raises UnknownDepartment
     if not record["event_id"]:
         raise OutOfRange("event_id is empty", "event_id")
     if record["occurred_at"] > now_ms + max_future_ms:

@@ -20,6 +20,7 @@ def payment(event_id: str = "e1", ts: int = T0, lgd: int = 45, bank: str = "SBIN
     rec: dict[str, Any] = {
         "event_id": event_id, "occurred_at": ts, "district_lgd": lgd, "bank_code": bank,
         "branch_ifsc": None, "channel": channel, "amount_paise": amount, "status": status, "purpose": "P2P",
+        "department_code": None,
     }
     rec.update(extra)
     return rec

@@ -110,7 +110,8 @@ def test_crc64_of_nothing_is_the_empty_fingerprint() -> None:
 
 
 def test_shipped_schema_files() -> None:
-    assert sorted(p.name for p in schema_files()) == ["AccountReleased.avsc", "PaymentEvent.avsc", "SeedingEvent.avsc"]
+    assert sorted(p.name for p in schema_files()) == ["AccountReleased.avsc", "PaymentEvent.avsc",
+                                                      "PaymentEvent.v1.avsc", "SeedingEvent.avsc"]
 
 
 # --- errors ----------------------------------------------------------------------------------------
@@ -172,14 +173,45 @@ def test_corrupt_body_is_malformed() -> None:
 
 def old_record() -> dict[str, Any]:
     rec = full_payment()
-    del rec["branch_ifsc"]
+    del rec["branch_ifsc"], rec["department_code"]
     return rec
+
+
+def v1_record() -> dict[str, Any]:
+    """A payment as writers before ``department_code`` (the shipped ``PaymentEvent.v1.avsc``) send it."""
+    rec = full_payment()
+    del rec["department_code"]
+    return rec
+
+
+V1 = load_schema("PaymentEvent.v1")
+
+
+def test_v1_writer_is_shipped_and_reads_with_department_code_none() -> None:
+    """Producers not yet upgraded keep writing the schema before ``department_code``: the shipped
+    codec knows its fingerprint (no extra schema dir) and reads their events with it null."""
+    assert {f["name"] for f in CURRENT["fields"]} - {f["name"] for f in V1["fields"]} == {"department_code"}
+    v1 = AvroCodec(V1)
+    assert v1.fingerprint != codec_for("PaymentEvent").fingerprint
+    data = v1.encode(v1_record())
+    out = codec_for("PaymentEvent").decode(data)
+    assert out == {**v1_record(), "department_code": None}
+    # and an old reader (a worker before this field) reads a current writer's event, dropping the field
+    current = codec_for("PaymentEvent").encode(full_payment(department_code="ENERGY", purpose="GOVT_RECEIPT"))
+    assert AvroCodec(V1, [CURRENT]).decode(current) == {**v1_record(), "purpose": "GOVT_RECEIPT"}
+
+
+def test_department_code_round_trips() -> None:
+    codec = codec_for("PaymentEvent")
+    rec = full_payment(department_code="REVENUE", purpose="GOVT_RECEIPT")
+    assert codec.decode(codec.encode(rec)) == rec
 
 
 def test_fixture_schemas_differ_from_current() -> None:
     fps = {AvroCodec(s).fingerprint for s in (OLD, CURRENT, NEW)}
     assert len(fps) == 3
-    assert {f["name"] for f in CURRENT["fields"]} - {f["name"] for f in OLD["fields"]} == {"branch_ifsc"}
+    assert {f["name"] for f in CURRENT["fields"]} - {f["name"] for f in OLD["fields"]} == {"branch_ifsc",
+                                                                                         "department_code"}
     assert {f["name"] for f in NEW["fields"]} - {f["name"] for f in CURRENT["fields"]} == {"terminal_id"}
 
 
@@ -190,7 +222,7 @@ def test_older_writer_read_by_current_codec_with_defaults() -> None:
         codec_for("PaymentEvent").decode(data)  # unknown until the old schema is known
     current = codec_for("PaymentEvent", str(OLD_DIR))
     out = current.decode(data)
-    assert out == {**old_record(), "branch_ifsc": None}
+    assert out == {**old_record(), "branch_ifsc": None, "department_code": None}
     # the codec still encodes with, and reads, the current schema
     assert current.fingerprint == codec_for("PaymentEvent").fingerprint
     assert current.decode(current.encode(full_payment())) == full_payment()
@@ -210,7 +242,8 @@ def test_newer_writer_read_by_current_codec() -> None:
 
 def test_current_codec_with_writer_schemas_given_directly() -> None:
     codec = AvroCodec(CURRENT, [OLD, NEW, load_schema("SeedingEvent")])
-    assert codec.decode(AvroCodec(OLD).encode(old_record())) == {**old_record(), "branch_ifsc": None}
+    out = codec.decode(AvroCodec(OLD).encode(old_record()))
+    assert out == {**old_record(), "branch_ifsc": None, "department_code": None}
     newer = AvroCodec(NEW).encode({**full_payment(channel="CBDC"), "terminal_id": None})
     assert codec.decode(newer) == full_payment(channel="CASH")
     with pytest.raises(UnknownSchema):  # other record names are not PaymentEvent writers
@@ -223,7 +256,7 @@ def test_old_reader_reads_current_writer() -> None:
     assert out == old_record()
     assert "branch_ifsc" not in out
     # and what the old reader itself writes, the current codec reads once it knows that schema
-    assert AvroCodec(CURRENT, [OLD]).decode(reader.encode(out)) == {**out, "branch_ifsc": None}
+    assert AvroCodec(CURRENT, [OLD]).decode(reader.encode(out)) == {**out, "branch_ifsc": None, "department_code": None}
 
 
 def test_old_reader_reads_newer_writer() -> None:

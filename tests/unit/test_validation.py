@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from streams.banks import BankRegistry, default_banks
-from streams.errors import AadhaarLikeValue, OutOfRange, UnknownBank, UnknownBranch, UnknownDistrict
+from streams.departments import DepartmentRegistry, default_departments
+from streams.errors import (
+    AadhaarLikeValue,
+    OutOfRange,
+    UnknownBank,
+    UnknownBranch,
+    UnknownDepartment,
+    UnknownDistrict,
+)
 from streams.registry import DistrictRegistry
 from streams.validation import check_event
 
@@ -120,3 +128,48 @@ def test_a_registry_can_be_given() -> None:
     check_event(payment(bank="TEST", branch_ifsc="TEST0000001"), default_registry(), T0, SKEW, small)
     with pytest.raises(UnknownBank):
         check_event(payment(bank="SBIN"), default_registry(), T0, SKEW, small)
+
+
+# --- departments (issue 10) ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", ["ENERGY", "WATER", "HOUSING", "TRANSPORT", "REVENUE", "TREASURY", "HEALTH",
+                                  "EDUCATION", "AGRICULTURE", "RURAL_DEVELOPMENT", "POLICE", "PANCHAYATI_RAJ",
+                                  "SOCIAL_WELFARE", "URBAN_DEVELOPMENT"])
+def test_listed_departments_pass(registry: DistrictRegistry, code: str) -> None:
+    assert check_event(payment(purpose="GOVT_RECEIPT", department_code=code), registry, T0, SKEW) is None
+
+
+def test_no_department_passes(registry: DistrictRegistry) -> None:
+    assert check_event(payment(department_code=None), registry, T0, SKEW) is None
+    assert check_event(payment(), registry, T0, SKEW) is None  # a record without the field (an old writer's)
+
+
+@pytest.mark.parametrize("code", ["energy", "ENERGY ", "", "MINISTRY_OF_MAGIC", "E" * 300])
+def test_unknown_department_is_refused(registry: DistrictRegistry, code: str) -> None:
+    with pytest.raises(UnknownDepartment) as exc:
+        check_event(payment(department_code=code), registry, T0, SKEW)
+    assert exc.value.code == "unknown_department" and exc.value.field == "department_code"
+    assert len(str(exc.value)) < 120, "the message quotes a bounded prefix of the code"
+
+
+def test_unknown_district_wins_over_unknown_department(registry: DistrictRegistry) -> None:
+    with pytest.raises(UnknownDistrict):
+        check_event(payment(lgd=1, department_code="NOPE"), registry, T0, SKEW)
+
+
+def test_department_registry_is_the_shipped_file() -> None:
+    deps = default_departments()
+    assert len(deps) >= 16
+    assert deps.name("ENERGY") == "Energy" and deps.name("TREASURY").startswith("Treasury")
+    assert all(code == code.upper() and " " not in code for code in deps)
+    with pytest.raises(UnknownDepartment):
+        deps.name("NOPE")
+
+
+def test_a_department_registry_can_be_given(registry: DistrictRegistry) -> None:
+    small = DepartmentRegistry.from_csv("department_code,name\nFISHERIES,\n")
+    assert small.name("FISHERIES") == "FISHERIES"
+    check_event(payment(department_code="FISHERIES"), registry, T0, SKEW, None, small)
+    with pytest.raises(UnknownDepartment):
+        check_event(payment(department_code="ENERGY"), registry, T0, SKEW, None, small)

@@ -127,6 +127,9 @@ class Settings:
     #: Digital-share target for every district, and per-district overrides (LGD -> ratio).
     target: float = 0.8
     targets: tuple[tuple[int, float], ...] = ()
+    #: A branch counts in ``digindex_branches_below_target`` only with at least this many successful
+    #: payments in the window (fewer say nothing about the branch).
+    branch_min_transactions: int = 20
     #: The key registry (streams/signing.py): the worker verifies every source message with it;
     #: publish and simulate sign with the bank's newest active key in it.
     key_registry: Path | None = None
@@ -141,6 +144,8 @@ class Settings:
             raise ValueError(f"dedupe_horizon must be between 1 h and 35 days, not {self.dedupe_horizon:.0f} s")
         if self.dedupe_horizon < self.longest_window:
             raise ValueError("dedupe_horizon must be at least the longest window")
+        if self.branch_min_transactions < 1:
+            raise ValueError("branch_min_transactions must be at least 1")
 
     @property
     def longest_window(self) -> float:
@@ -216,7 +221,7 @@ class Settings:
             "dedupe_horizon": parse_duration, "max_future_skew": parse_duration,
             "checkpoint_events": int, "checkpoint_interval": parse_duration,
             "fetch_max_wait": parse_duration, "extra_schema_dir": str,
-            "target": float, "targets": _targets, "recovery_consistency_check": _bool,
+            "target": float, "targets": _targets, "branch_min_transactions": int, "recovery_consistency_check": _bool,
             "batch_path": _bool, "key_registry": Path, "require_signatures": _bool,
         }
         for name, fn in conv.items():

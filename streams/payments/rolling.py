@@ -17,7 +17,7 @@ from __future__ import annotations
 from array import array
 from typing import Any
 
-__all__ = ["BUCKET_SECONDS", "STATUSES", "VECTOR", "RollingCounts", "slot"]
+__all__ = ["BUCKET_SECONDS", "STATUSES", "VALUE_OFFSET", "VECTOR", "RollingCounts", "slot"]
 
 BUCKET_SECONDS = 60
 STATUSES = ("SUCCESS", "TECHNICAL_DECLINE", "BUSINESS_DECLINE")
@@ -25,6 +25,8 @@ _STATUS_INDEX = {s: i for i, s in enumerate(STATUSES)}
 #: A bucket is [count per (status, mode)] + [paise per (status, mode)]; mode 0 non-digital, 1 digital.
 VECTOR = 2 * len(STATUSES) * 2
 _VALUE_OFFSET = len(STATUSES) * 2
+#: Where a vector's values start (the count at ``slot(...)``, its value ``VALUE_OFFSET`` further).
+VALUE_OFFSET = _VALUE_OFFSET
 _ZERO_ROW = array("q", bytes(8 * VECTOR))
 
 

@@ -27,7 +27,8 @@ def declare(app: faust.App, settings: Settings, registry: DistrictRegistry, code
     signal = Signal(
         name="payments", topic=s.payments_topic, codec=codec,
         store=CheckpointStore(b"", horizon_s=s.dedupe_horizon),
-        make_state=lambda p, kv: PaymentPartitionState(p, registry, s.windows, s.max_future_skew),
+        make_state=lambda p, kv: PaymentPartitionState(p, registry, s.windows, s.max_future_skew, s.target_for,
+                                                         s.branch_min_transactions),
         kv_for=lambda p: FaustTableKV(table, p),
         dedupe_dir=s.data_dir / "dedupe",
         route=lambda record: district_key(record["district_lgd"]), partitions=s.topic_partitions,

@@ -7,6 +7,17 @@ the horizon and deduplication happen before, in the shared processor
 event time, but never past this worker's clock: an event stamped a few minutes ahead (within
 the allowed skew) is counted in the current minute, so no single event moves a window into
 the future.
+
+The payment lines of issue 10 ride on the same apply, in grids (``streams.payments.grid``) whose
+heads the district's head moves: successful payments per ``purpose`` (non-digital, digital, by
+``UPI_QR``; minute buckets, int32), per ``department_code`` (non-digital, digital; minute buckets,
+int32, only for payments naming one) and per branch (``branch_ifsc``: count and value of
+non-digital and digital; buckets of ``BRANCH_BUCKET_SECONDS`` (15 minutes, or the shortest window
+if shorter), int64). A branch costs 4 x 8 bytes per bucket: 96 buckets x 32 = 3,072 bytes at the
+default 24 h window (up to 1.5x while the grid's capacity grows; 2,400 branches ~7-11 MB), against
+138 KB for a minute ``RollingCounts``. Its windows are whole 15-minute buckets: the 1 h figure of a
+branch covers the current quarter hour and the three before it. Per-bank declines need nothing new:
+the bank windows hold (status x mode).
 """
 
 from __future__ import annotations
@@ -14,27 +25,60 @@ from __future__ import annotations
 import base64
 import zlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..channels import is_digital
+from ..config import Settings
 from ..processor.signal import StateBase
 from ..registry import DistrictRegistry
-from .rolling import BUCKET_SECONDS, RollingCounts, slot
+from .grid import GridRing
+from .rolling import BUCKET_SECONDS, STATUSES, VALUE_OFFSET, RollingCounts, slot
 
-__all__ = ["ACCEPTED", "DUPLICATE", "LATE", "REJECTED", "DistrictPayments", "PaymentPartitionState"]
+__all__ = ["ACCEPTED", "BRANCH_BUCKET_SECONDS", "DUPLICATE", "LATE", "REJECTED", "DistrictPayments",
+           "PaymentPartitionState", "branch_bucket_seconds"]
 
 ACCEPTED, DUPLICATE, LATE, REJECTED = "accepted", "duplicate", "late", "rejected"
 _BUCKET_MS = BUCKET_SECONDS * 1000
+#: The branch grid's bucket: a quarter of an hour (at most; see ``branch_bucket_seconds``).
+BRANCH_BUCKET_SECONDS = 900
+#: Slots of the purpose grid (successful payments): non-digital, digital other than QR, UPI_QR.
+P_NON_DIGITAL, P_DIGITAL, P_QR = 0, 1, 2
+#: Slots of the branch grid: successful count non-digital, digital, then value (paise) likewise.
+B_VALUE = 2
+
+
+def branch_bucket_seconds(windows: tuple[float, ...]) -> int:
+    """15 minutes, or the shortest window if shorter (whole minutes): a window never spans less
+    than one bucket (the tests' compressed 1-minute window gets 1-minute branch buckets)."""
+    return 60 * max(1, min(BRANCH_BUCKET_SECONDS // 60, int(min(windows) // 60)))
+
+
+def branch_key(ifsc: str, bank: str) -> str:
+    """The branch grid's key: the IFSC, or ``IFSC@BANK`` for a sublet branch reported by its operator."""
+    return ifsc if ifsc[:4] == bank else f"{ifsc}@{bank}"
+
+
+def branch_of(key: str) -> tuple[str, str]:
+    """(branch IFSC, bank) of a branch grid key."""
+    return (key[:11], key[12:]) if len(key) > 11 else (key, key[:4])
 
 
 @dataclass(slots=True)
 class DistrictPayments:
-    """One district's figures: windows overall and per bank, and cumulative counters."""
+    """One district's figures: windows overall and per bank, the payment lines' grids, cumulative counters."""
 
     rolling: RollingCounts
+    #: successful payments per purpose (slots ``P_*``), minute buckets
+    purposes: GridRing
+    #: successful payments naming a department, per department (non-digital, digital), minute buckets
+    departments: GridRing
+    #: successful payments per branch (``branch_key``; count then value, non-digital and digital)
+    branches: GridRing
     banks: dict[str, RollingCounts] = field(default_factory=dict)
+    #: (branch bucket, key) of the branch cells touched since the last checkpoint
+    branch_dirty: set[tuple[int, str]] = field(default_factory=set)
     #: (channel, status) -> count of every accepted payment, late ones included.
     totals: Counter[tuple[str, str]] = field(default_factory=Counter)
     #: paise of successful payments: [non-digital, digital].
@@ -46,9 +90,17 @@ class PaymentPartitionState(StateBase):
     """Everything the worker knows about one payments partition."""
 
     def __init__(self, partition: int, registry: DistrictRegistry, windows: tuple[float, ...],
-                 max_future_skew: float) -> None:
+                 max_future_skew: float, target_for: Callable[[int], float] | None = None,
+                 branch_min_transactions: int = 20) -> None:
         super().__init__(partition, registry, max_future_skew)
         self.windows = windows
+        #: district -> its digital-share target (``Settings.target_for``)
+        self.target_for = target_for or (lambda lgd: 0.8)
+        #: a branch is judged against the target only with at least this many successful payments
+        self.branch_min_transactions = branch_min_transactions
+        self.branch_bucket_s = branch_bucket_seconds(windows)
+        #: minutes per branch bucket
+        self._branch_ratio = self.branch_bucket_s // BUCKET_SECONDS
         self.districts: dict[int, DistrictPayments] = {}
         #: (district, minute bucket) touched since the last checkpoint
         self.dirty: set[tuple[int, int]] = set()
@@ -56,7 +108,10 @@ class PaymentPartitionState(StateBase):
     def district(self, lgd: int) -> DistrictPayments:
         d = self.districts.get(lgd)
         if d is None:
-            d = self.districts[lgd] = DistrictPayments(RollingCounts(self.windows))
+            w = self.windows
+            d = self.districts[lgd] = DistrictPayments(
+                RollingCounts(w), GridRing(w, BUCKET_SECONDS, 3, "i"), GridRing(w, BUCKET_SECONDS, 2, "i"),
+                GridRing(w, self.branch_bucket_s, 4, "q"))
         return d
 
     def apply(self, record: dict[str, Any], offset: int, now_ms: int) -> str:
@@ -79,16 +134,155 @@ class PaymentPartitionState(StateBase):
         head = rolling.head
         if not rolling.add(bucket, idx, amount):
             return LATE
-        if head is not None and rolling.head != head:  # a new minute: every bank's windows end there too
+        if rolling.head != head:  # a new minute: every bank's windows and every grid end there too
+            new_head: int = rolling.head  # type: ignore[assignment]
             for r in d.banks.values():
-                r.advance_to(rolling.head)  # type: ignore[arg-type]
+                r.advance_to(new_head)
+            d.purposes.advance_to(new_head)
+            d.departments.advance_to(new_head)
+            d.branches.advance_to(new_head // self._branch_ratio)
         bank_rolling = d.banks.get(bank)
         if bank_rolling is None:
             bank_rolling = d.banks[bank] = RollingCounts(self.windows)
             bank_rolling.advance_to(rolling.head)  # type: ignore[arg-type]
         bank_rolling.add(bucket, idx, amount)
         self.dirty.add((lgd, bucket))
+        if status == "SUCCESS":
+            d.purposes.add(bucket, record["purpose"], P_QR if channel == "UPI_QR" else digital)
+            department = record.get("department_code")
+            if department is not None:
+                d.departments.add(bucket, department, digital)
+            branch = record.get("branch_ifsc")
+            if branch is not None:
+                key = branch if branch[:4] == bank else f"{branch}@{bank}"  # branch_key, inlined
+                bb = bucket // self._branch_ratio
+                if d.branches.add2(bb, key, digital, B_VALUE + digital, amount):
+                    d.branch_dirty.add((bb, key))
         return ACCEPTED
+
+    # --- reading (scrapes and the query API; nothing here moves a window) ------------------------------
+
+    def window_index(self, label: str) -> int:
+        """The index of the window labelled ``label`` (``1h``, ``24h``: ``Settings.window_label``);
+        ``ValueError`` naming the windows there are if none is."""
+        labels = self.window_labels()
+        try:
+            return labels.index(label)
+        except ValueError:
+            raise ValueError(f"window {label[:20]!r} is not one of {', '.join(labels)}") from None
+
+    def window_labels(self) -> list[str]:
+        return [Settings.window_label(w) for w in self.windows]
+
+    def purpose_window(self, d: DistrictPayments, i: int) -> dict[str, list[int]]:
+        """purpose -> successful [non-digital, digital other than QR, UPI_QR] in window ``i``."""
+        return d.purposes.window(i, d.rolling.head)
+
+    def department_window(self, d: DistrictPayments, i: int) -> dict[str, list[int]]:
+        """department code -> successful [non-digital, digital] in window ``i``."""
+        return d.departments.window(i, d.rolling.head)
+
+    def branch_window(self, d: DistrictPayments, i: int) -> dict[str, list[int]]:
+        """branch key -> successful [count non-digital, digital, value non-digital, digital] in window ``i``
+        (whole branch buckets ending at the district's head)."""
+        head = d.rolling.head
+        return d.branches.window(i, None if head is None else head // self._branch_ratio)
+
+    def branch_summary(self, lgd: int, i: int) -> dict[str, tuple[int, int, int]]:
+        """bank -> (branches reporting, branches with at least ``branch_min_transactions``, those of them
+        whose digital share is below the district's target) in window ``i``."""
+        d = self.districts[lgd]
+        target, least = self.target_for(lgd), self.branch_min_transactions
+        out: dict[str, list[int]] = {}
+        for key, (nd, dg, _, _) in self.branch_window(d, i).items():
+            n = nd + dg
+            if not n:
+                continue
+            row = out.setdefault(branch_of(key)[1], [0, 0, 0])
+            row[0] += 1
+            if n >= least:
+                row[1] += 1
+                if dg / n < target:
+                    row[2] += 1
+        return {bank: (r[0], r[1], r[2]) for bank, r in sorted(out.items())}
+
+    def branch_view(self, lgd: int, window: str, bank: str | None = None) -> list[dict[str, Any]]:
+        """Every branch with successful payments in the window, unsorted: ``branch_ifsc``, ``bank``,
+        ``transactions`` (successful payments), ``digital_share`` (digital / all, by count) and
+        ``digital_value_share`` (by value; None when they carried no value). ``bank`` keeps one bank's.
+
+        ``KeyError`` if this partition holds no payment of district ``lgd``; ``ValueError`` for a window
+        label that is not configured. JSON-able."""
+        i = self.window_index(window)
+        d = self.districts[lgd]
+        rows = []
+        for key, (nd, dg, vnd, vdg) in self.branch_window(d, i).items():
+            n = nd + dg
+            ifsc, owner = branch_of(key)
+            if not n or (bank is not None and owner != bank):
+                continue
+            rows.append({"branch_ifsc": ifsc, "bank": owner, "transactions": n, "digital_share": dg / n,
+                         "digital_value_share": vdg / (vnd + vdg) if vnd + vdg else None})
+        return rows
+
+    def district_view(self, lgd: int) -> dict[str, Any]:
+        """Every figure of district ``lgd`` this partition holds, JSON-able (the query API's answer).
+
+        ``district_lgd``, ``district``, ``target``, ``branch_min_transactions``, ``last_event_ms``,
+        ``payments_total`` (channel -> status -> count, late ones included), ``amount_rupees``
+        (``digital``, ``non_digital``), and ``windows``: window label -> ``transactions`` (status ->
+        mode -> count), ``digital_share``, ``digital_value_share``, ``technical_decline_ratio``,
+        ``purposes`` (purpose -> ``transactions``, ``digital_share``, and for ``BILL_*`` ``qr_share``),
+        ``departments`` (code -> ``transactions``, ``digital_share``), ``banks`` (code -> ``transactions``
+        as above, ``digital_attempts``, ``technical_decline_ratio``, ``business_decline_ratio``,
+        ``branches_reporting``, ``branches_assessed``, ``branches_below_target``). A ratio whose
+        denominator is 0 is None; purposes, departments and banks with nothing in a window are left out.
+        ``KeyError`` if this partition holds no payment of the district."""
+        d = self.districts[lgd]
+        windows = {}
+        for i, label in enumerate(self.window_labels()):
+            vec = d.rolling.window(i)
+            ok = vec[slot("SUCCESS", False)] + vec[slot("SUCCESS", True)]
+            ok_v = vec[slot("SUCCESS", False) + VALUE_OFFSET] + vec[slot("SUCCESS", True) + VALUE_OFFSET]
+            attempts = sum(vec[slot(st, True)] for st in STATUSES)
+            purposes = {}
+            for purpose, (nd, dg, qr) in sorted(self.purpose_window(d, i).items()):
+                n = nd + dg + qr
+                if n:
+                    fig: dict[str, Any] = {"transactions": n, "digital_share": (dg + qr) / n}
+                    if purpose.startswith("BILL_"):
+                        fig["qr_share"] = qr / n
+                    purposes[purpose] = fig
+            departments = {code: {"transactions": nd + dg, "digital_share": dg / (nd + dg)}
+                           for code, (nd, dg) in sorted(self.department_window(d, i).items()) if nd + dg}
+            summary = self.branch_summary(lgd, i)
+            banks = {}
+            for bank, r in sorted(d.banks.items()):
+                bvec = r.window(i)
+                tried = sum(bvec[slot(st, True)] for st in STATUSES)
+                reporting, assessed, below = summary.get(bank, (0, 0, 0))
+                if not any(bvec[:VALUE_OFFSET]) and not reporting:
+                    continue
+                banks[bank] = {"transactions": _by_status(bvec), "digital_attempts": tried,
+                               "technical_decline_ratio": _ratio(bvec[slot("TECHNICAL_DECLINE", True)], tried),
+                               "business_decline_ratio": _ratio(bvec[slot("BUSINESS_DECLINE", True)], tried),
+                               "branches_reporting": reporting, "branches_assessed": assessed,
+                               "branches_below_target": below}
+            windows[label] = {
+                "transactions": _by_status(vec),
+                "digital_share": _ratio(vec[slot("SUCCESS", True)], ok),
+                "digital_value_share": _ratio(vec[slot("SUCCESS", True) + VALUE_OFFSET], ok_v),
+                "technical_decline_ratio": _ratio(vec[slot("TECHNICAL_DECLINE", True)], attempts),
+                "purposes": purposes, "departments": departments, "banks": banks,
+            }
+        totals: dict[str, dict[str, int]] = {}
+        for (channel, status), n in sorted(d.totals.items()):
+            totals.setdefault(channel, {})[status] = n
+        return {"district_lgd": lgd, "district": self.registry.get(lgd).name, "target": self.target_for(lgd),
+                "branch_min_transactions": self.branch_min_transactions, "last_event_ms": d.last_event_ms,
+                "payments_total": totals,
+                "amount_rupees": {"non_digital": d.amounts[0] / 100, "digital": d.amounts[1] / 100},
+                "windows": windows}
 
     # --- checkpoint form -------------------------------------------------------------------------
 
@@ -104,7 +298,7 @@ class PaymentPartitionState(StateBase):
         return c
 
     def bucket_payload(self, lgd: int, bucket: int) -> dict[str, Any] | None:
-        """One minute of one district (overall and per bank), or None if it has been evicted."""
+        """One minute of one district (overall, per bank, per purpose and department), or None if evicted."""
         d = self.districts[lgd]
         vec = d.rolling.bucket(bucket)
         if vec is None:
@@ -114,17 +308,36 @@ class PaymentPartitionState(StateBase):
             bvec = r.bucket(bucket)
             if bvec is not None:
                 banks[bank] = bvec
-        return {"t": vec, "b": banks}
+        out: dict[str, Any] = {"t": vec, "b": banks}
+        purposes = d.purposes.row(bucket)
+        if purposes:
+            out["p"] = purposes
+        departments = d.departments.row(bucket)
+        if departments:
+            out["d"] = departments
+        return out
+
+    def branch_cells(self, lgd: int) -> dict[str, dict[str, list[int]]]:
+        """The district's branch cells touched since the last checkpoint: branch bucket -> key -> slots."""
+        d = self.districts[lgd]
+        out: dict[str, dict[str, list[int]]] = {}
+        for bb, key in sorted(d.branch_dirty):
+            vec = d.branches.cell(bb, key)
+            if vec is not None:
+                out.setdefault(str(bb), {})[key] = vec
+        return out
 
     def all_buckets(self) -> dict[str, dict[str, Any]]:
-        """Every live bucket of every district (a comparison form, for tests)."""
-        return {str(lgd): {str(b): self.bucket_payload(lgd, b) for b in d.rolling.live()}
+        """Every live bucket of every district, branch cells included (a comparison form, for tests)."""
+        return {str(lgd): {**{str(b): self.bucket_payload(lgd, b) for b in d.rolling.live()},
+                           "branches": {str(b): cells for b, cells in d.branches.live().items()}}
                 for lgd, d in self.districts.items()}
 
     def packed_buckets(self) -> dict[str, Any]:
         """Every window ring as it is in memory, base64: a day of minutes of a dozen banks encodes and
         decodes in milliseconds, with no Python object per bucket (``RollingCounts.packed``)."""
-        return {str(lgd): {"t": _b64(d.rolling.packed()), "b": {bank: _b64(r.packed()) for bank, r in d.banks.items()}}
+        return {str(lgd): {"t": _b64(d.rolling.packed()), "b": {bank: _b64(r.packed()) for bank, r in d.banks.items()},
+                           "p": d.purposes.saved(), "d": d.departments.saved(), "br": d.branches.saved()}
                 for lgd, d in self.districts.items()}
 
     def snapshot(self) -> dict[str, Any]:
@@ -134,10 +347,15 @@ class PaymentPartitionState(StateBase):
         buckets: dict[str, dict[str, Any]] = {}
         for lgd, b in sorted(self.dirty):
             buckets.setdefault(str(lgd), {})[str(b)] = self.bucket_payload(lgd, b)
-        return {"counters": self.counters(), "buckets": buckets}
+        branches = {str(lgd): cells for lgd, d in self.districts.items() if d.branch_dirty
+                    for cells in (self.branch_cells(lgd),) if cells}
+        return {"counters": self.counters(), "buckets": buckets,
+                "branches": {"s": self.branch_bucket_s, "c": branches}}
 
     def checkpointed(self) -> None:
         self.dirty = set()
+        for d in self.districts.values():
+            d.branch_dirty = set()
 
     def load(self, snapshot: dict[str, Any], deltas: list[dict[str, Any]]) -> None:
         """The snapshot's rings and windows, then each delta's minutes over them, then the last
@@ -151,11 +369,21 @@ class PaymentPartitionState(StateBase):
         self.load_counters(counters)
         rings = snapshot.get("rings", {})
         minutes: dict[int, dict[int, dict[str, Any]]] = {}
+        #: district -> branch bucket -> key -> slots (the latest delta's), and the deltas' bucket size
+        branch_cells: dict[int, dict[int, dict[str, list[int]]]] = {}
+        branch_size = None
         for part in deltas:
             for lgd, changed in part.get("buckets", {}).items():
                 target = minutes.setdefault(int(lgd), {})
                 for b, payload in changed.items():
                     target[int(b)] = payload
+            br = part.get("branches")
+            if br:
+                branch_size = br["s"]
+                for lgd, changed in br["c"].items():
+                    cells = branch_cells.setdefault(int(lgd), {})
+                    for b, keyed in changed.items():
+                        cells.setdefault(int(b), {}).update(keyed)
         for lgd_s, dc in counters["districts"].items():
             lgd = int(lgd_s)
             d = self.district(lgd)
@@ -169,6 +397,33 @@ class PaymentPartitionState(StateBase):
                                     ((b, p["b"][bank]) for b, p in changed.items()
                                      if p is not None and bank in p["b"]))
                 for bank, w in dc["wb"].items()}
+            head = d.rolling.head
+            for grid, tag in ((d.purposes, "p"), (d.departments, "d")):
+                grid.load(ring.get(tag))
+                grid.move_to(head)
+                for b, p in changed.items():
+                    if p is not None and tag in p:
+                        grid.set_cells(b, p[tag].items())
+            d.branches = self._branches(ring.get("br"), head, branch_cells.get(lgd, {}), branch_size)
+
+    def _branches(self, saved: dict[str, Any] | None, head: int | None, cells: dict[int, dict[str, list[int]]],
+                  size: int | None) -> GridRing:
+        """The branch grid: the snapshot's, moved to the district's head, the deltas' cells over it. If
+        the checkpoint's buckets had another size (the windows changed), it is rebuilt at that size
+        first and then re-bucketed, so nothing is counted twice."""
+        ours = self.branch_bucket_s
+        size = size or (saved or {}).get("s") or ours
+        grid = GridRing(self.windows if size == ours else (float(self.windows[-1]),), size, 4, "q")
+        grid.load(saved)
+        grid.move_to(None if head is None else head * BUCKET_SECONDS // size)
+        for b, keyed in cells.items():
+            grid.set_cells(b, keyed.items())
+        if size == ours:
+            return grid
+        out = GridRing(self.windows, ours, 4, "q")
+        out.load(grid.saved())
+        out.move_to(None if head is None else head // self._branch_ratio)
+        return out
 
     def _rebuild(self, packed: str | None, saved_then: list[Any] | None, saved_now: list[Any],
                  minutes: Iterable[tuple[int, list[int]]]) -> RollingCounts:
@@ -193,6 +448,15 @@ class PaymentPartitionState(StateBase):
             d.totals = Counter({(ch, st): n for ch, st, n in dc["totals"]})
             d.amounts = list(dc["amounts"])
             d.last_event_ms = dc["last"]
+
+
+def _ratio(n: int, of: int) -> float | None:
+    return n / of if of else None
+
+
+def _by_status(vec: list[int]) -> dict[str, dict[str, int]]:
+    """status -> mode -> count of a window vector."""
+    return {st: {"non_digital": vec[slot(st, False)], "digital": vec[slot(st, True)]} for st in STATUSES}
 
 
 def _b64(raw: bytes) -> str:

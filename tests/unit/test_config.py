@@ -18,7 +18,7 @@ def custom() -> Settings:
         payments_topic="pay", seeding_topic="seed", deadletter_topic="dlq", windows=(900.0, 3600.0, 86400.0),
         dedupe_horizon=72 * 3600.0, max_future_skew=120.0, checkpoint_events=500, checkpoint_interval=2.5,
         extra_schema_dir="/etc/digindex/schemas", recovery_consistency_check=False, target=0.75,
-        targets=((45, 0.9), (49, 0.85)),
+        targets=((45, 0.9), (49, 0.85)), branch_min_transactions=50,
         security=KafkaSecurity(protocol="SASL_SSL", sasl_mechanism="SCRAM-SHA-512", username="digindex",
                                password=Secret(PASSWORD), ssl_cafile="/etc/ca.pem", ssl_certfile="/etc/c.pem",
                                ssl_keyfile="/etc/k.pem"),
@@ -87,6 +87,13 @@ def test_targets() -> None:
     assert s.targets == ((45, 0.9), (49, 0.85))
     assert s.target_for(45) == 0.9 and s.target_for(49) == 0.85 and s.target_for(50) == 0.7
     assert Settings().target_for(45) == 0.8
+
+
+def test_branch_min_transactions() -> None:
+    assert Settings().branch_min_transactions == 20
+    assert Settings.from_env({"DIGINDEX_BRANCH_MIN_TRANSACTIONS": "5"}).branch_min_transactions == 5
+    with pytest.raises(ValueError, match="branch_min_transactions"):
+        Settings(branch_min_transactions=0)
 
 
 @pytest.mark.parametrize(("text", "value"), [("true", True), ("1", True), ("YES", True), ("on", True),

@@ -19,6 +19,7 @@ from .banks import default_banks
 from .config import Settings
 from .delay import DelayHistogram
 from .errors import EventError
+from .payments.metrics import payment_lines
 from .payments.rolling import STATUSES, count, value
 from .payments.state import PaymentPartitionState
 from .runtime import Runtime
@@ -185,6 +186,7 @@ class IndexCollector(Collector):
         reb.add_metric([], rt.rebalances)
         info = GaugeMetricFamily("digindex_worker_info", "One per running worker", labels=["worker", "version"])
         info.add_metric([rt.worker_id, __version__], 1)
+        yield from payment_lines((state for _, state in sorted(rt.payments.items())), reg)
         yield from (share, vshare, wtx, tdr, btx, ptot, amt, seeding_ratio, accounts, target, last, bl, bdl, binfo,
                     events, consumed, deadletters, lag, assigned, ckpt, restore, reb, info)
 

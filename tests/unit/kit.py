@@ -223,6 +223,11 @@ def figures(state: PaymentPartitionState) -> dict[str, Any]:
                 "totals": sorted([ch, st, k] for (ch, st), k in d.totals.items()),
                 "amounts": d.amounts,
                 "last": d.last_event_ms,
+                # the payment lines (issue 10): purposes, departments, declines, branches, as the API serves them
+                "view": state.district_view(lgd),
+                "branches": sorted((r["branch_ifsc"], r["bank"], r["transactions"], r["digital_share"],
+                                    r["digital_value_share"]) for r in state.branch_view(lgd, wl))
+                if (wl := state.window_labels()[-1]) else None,
             }
             for lgd, d in sorted(state.districts.items())
         },

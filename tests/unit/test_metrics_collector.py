@@ -44,7 +44,8 @@ def runners(rt: Runtime, data: Path) -> tuple[SignalRunner, SignalRunner]:
 
     pay = Signal(name="payments", topic=s.payments_topic, codec=rt.payment_codec,
                  store=CheckpointStore(b"", horizon_s=s.dedupe_horizon, clock=clock),
-                 make_state=lambda p, kv: PaymentPartitionState(p, rt.registry, s.windows, s.max_future_skew),
+                 make_state=lambda p, kv: PaymentPartitionState(p, rt.registry, s.windows, s.max_future_skew,
+                                                                s.target_for, s.branch_min_transactions),
                  kv_for=kv_for("payments"), dedupe_dir=data / "dedupe")
     seed = Signal(name="seeding", topic=s.seeding_topic, codec=rt.seeding_codec,
                   store=CheckpointStore(RESERVED_PREFIX, horizon_s=s.dedupe_horizon, clock=clock),
@@ -94,8 +95,10 @@ def fill(rt: Runtime, data: Path) -> None:
             payment("d2", T0 - 61 * MINUTE_MS, lgd=49, bank="HDFC", channel="CASH", amount=2_000),
             payment("d1", T0 - MINUTE_MS, lgd=49, bank="BARB", channel="CASH", amount=1_000),
             payment("n1", T0 - 2 * MINUTE_MS, lgd=51, bank="SBIN", channel="UPI", status="TECHNICAL_DECLINE"),
-        ], first=1) == ["accepted"] * 5 + ["late", "duplicate", "rejected"] + ["accepted"] * 3
-        await pay_runner.processors[0].save(NOW / 1000)  # checkpoints at offsets 3, 6, 9 and now: 4
+            # the payment lines (issue 10), in Pithoragarh: bills, departments, branches, declines
+            *LINES,
+        ], first=1) == ["accepted"] * 5 + ["late", "duplicate", "rejected"] + ["accepted"] * 3 + ["accepted"] * 6
+        await pay_runner.processors[0].save(NOW / 1000)  # checkpoints at offsets 3, 6, ..., 15 and now: 6
         # another partition, restored here and then moved to another worker: must not show
         await feed(pay_runner, 1, [payment("x1", T0 + HOUR_MS, lgd=50, bank="UTIB")], first=0,
                    now_ms=NOW + HOUR_MS)
@@ -114,8 +117,24 @@ def fill(rt: Runtime, data: Path) -> None:
     rt.rebalances = 2
 
 
+#: Pithoragarh's payments (offsets 12-17): what the payment-line families are computed from
+LINES = [
+    payment("q1", T0, lgd=53, bank="SBIN", channel="UPI_QR", purpose="BILL_ENERGY", branch_ifsc="SBIN0000001",
+            amount=1_000),
+    payment("q2", T0 - MINUTE_MS, lgd=53, bank="SBIN", channel="CASH", purpose="BILL_ENERGY",
+            branch_ifsc="SBIN0000001", amount=3_000),
+    payment("q3", T0, lgd=53, bank="SBIN", channel="UPI", purpose="BILL_WATER", branch_ifsc="SBIN0000002"),
+    payment("q4", T0 - 6 * MINUTE_MS, lgd=53, bank="PUNB", channel="UPI", purpose="GOVT_RECEIPT",
+            department_code="REVENUE", branch_ifsc="PUNB0001000"),
+    payment("q5", T0 - 6 * MINUTE_MS, lgd=53, bank="PUNB", channel="NEFT", purpose="GOVT_PAYMENT",
+            department_code="TREASURY", status="BUSINESS_DECLINE"),
+    payment("q6", T0 - 2 * HOUR_MS, lgd=53, bank="PUNB", channel="CASH", purpose="GOVT_RECEIPT",
+            department_code="REVENUE", branch_ifsc="PUNB0001000"),
+]
+
+
 def filled(data: Path) -> Runtime:
-    runtime = Runtime(Settings(targets=((45, 0.9),)))
+    runtime = Runtime(Settings(targets=((45, 0.9),), branch_min_transactions=2))
     fill(runtime, data)
     return runtime
 
@@ -138,7 +157,8 @@ def v(reg: CollectorRegistry, name: str, **labels: str) -> float | None:
 
 
 def d(lgd: int) -> dict[str, str]:
-    names = {45: "Almora", 46: "Bageshwar", 47: "Chamoli", 49: "Dehradun", 50: "Haridwar", 51: "Nainital"}
+    names = {45: "Almora", 46: "Bageshwar", 47: "Chamoli", 49: "Dehradun", 50: "Haridwar", 51: "Nainital",
+             53: "Pithoragarh"}
     return {"district_lgd": str(lgd), "district": names[lgd]}
 
 
@@ -206,6 +226,55 @@ def test_cumulative_payments_and_amounts(reg: CollectorRegistry) -> None:
     assert v(reg, "digindex_payments_amount_rupees_total", **d(51), mode="digital") == 0.0
 
 
+def test_purpose_and_bill_qr_shares(reg: CollectorRegistry) -> None:
+    def share(name: str, purpose: str, window: str) -> float | None:
+        return v(reg, name, **d(53), purpose=purpose, window=window)
+
+    p, qr = "digindex_purpose_digital_share_ratio", "digindex_bill_qr_share_ratio"
+    assert share(p, "BILL_ENERGY", "1h") == 0.5 and share(qr, "BILL_ENERGY", "1h") == 0.5  # QR and cash
+    assert share(p, "BILL_WATER", "24h") == 1.0 and share(qr, "BILL_WATER", "24h") == 0.0  # UPI, not by QR
+    assert share(p, "GOVT_RECEIPT", "1h") == 1.0 and share(p, "GOVT_RECEIPT", "24h") == 0.5
+    assert share(qr, "GOVT_RECEIPT", "1h") is None, "QR shares are for bills only"
+    assert share(p, "GOVT_PAYMENT", "24h") is None, "a declined payment is in no share"
+    # Almora's P2P payments: 1 of 2 successful in the hour digital, 2 of 3 over the day (late NEFT out)
+    assert v(reg, p, **d(45), purpose="P2P", window="1h") == 0.5
+    assert v(reg, p, **d(45), purpose="P2P", window="24h") == pytest.approx(2 / 3)
+
+
+def test_department_shares(reg: CollectorRegistry) -> None:
+    name = "digindex_department_digital_share_ratio"
+    assert v(reg, name, **d(53), department="REVENUE", window="1h") == 1.0
+    assert v(reg, name, **d(53), department="REVENUE", window="24h") == 0.5
+    assert v(reg, name, **d(53), department="TREASURY", window="24h") is None, "declined: no successful payment"
+    assert not [s for m in reg.collect() for s in m.samples if s.name == name and s.labels["district_lgd"] != "53"]
+
+
+def test_bank_decline_ratios(reg: CollectorRegistry) -> None:
+    def r(lgd: int, bank: str, window: str, kind: str) -> float | None:
+        return v(reg, "digindex_bank_decline_ratio", **d(lgd), bank=bank, window=window, kind=kind)
+
+    # Almora PUNB: a technical decline (UPI) in the hour; over the day also a successful DEBIT_CARD
+    assert r(45, "PUNB", "1h", "technical") == 1.0 and r(45, "PUNB", "1h", "business") == 0.0
+    assert r(45, "PUNB", "24h", "technical") == 0.5
+    # SBIN's business decline was a CHEQUE: not a digital attempt
+    assert r(45, "SBIN", "24h", "business") == 0.0 and r(45, "SBIN", "24h", "technical") == 0.0
+    assert r(53, "PUNB", "1h", "business") == 0.5 and r(53, "PUNB", "1h", "technical") == 0.0
+    assert r(49, "BARB", "1h", "technical") is None, "cash only: no digital attempt"
+
+
+def test_branch_summaries(reg: CollectorRegistry) -> None:
+    def b(name: str, bank: str, window: str) -> float | None:
+        return v(reg, f"digindex_branches_{name}", **d(53), bank=bank, window=window)
+
+    assert b("reporting", "SBIN", "1h") == 2 and b("reporting", "PUNB", "1h") == 1
+    assert b("reporting", "PUNB", "24h") == 1
+    # SBIN0000001: 2 payments (the minimum here), half digital < 0.8; SBIN0000002 has 1: not judged
+    assert b("below_target", "SBIN", "1h") == 1
+    assert b("below_target", "PUNB", "1h") == 0 and b("below_target", "PUNB", "24h") == 1
+    assert b("reporting", "BARB", "1h") is None and v(reg, "digindex_branches_reporting", **d(45), bank="SBIN",
+                                                      window="1h") is None, "no branch_ifsc: no branch"
+
+
 def test_seeding_ratio_and_accounts(reg: CollectorRegistry) -> None:
     assert v(reg, "digindex_aadhaar_seeding_ratio", **d(45)) == pytest.approx(2 / 3)
     assert v(reg, "digindex_aadhaar_seeding_ratio", **d(46)) == 1.0
@@ -219,7 +288,7 @@ def test_seeding_ratio_and_accounts(reg: CollectorRegistry) -> None:
 
 def test_targets_for_every_owned_district(reg: CollectorRegistry) -> None:
     assert v(reg, "digindex_district_target_ratio", **d(45)) == 0.9
-    for lgd in (46, 47, 49, 51):
+    for lgd in (46, 47, 49, 51, 53):
         assert v(reg, "digindex_district_target_ratio", **d(lgd)) == 0.8
     assert v(reg, "digindex_district_target_ratio", **d(50)) is None
 
@@ -248,7 +317,7 @@ def test_bank_freshness_per_district(reg: CollectorRegistry) -> None:
     found = {(s.labels["district_lgd"], s.labels["bank"], s.labels["topic"])
              for m in reg.collect() for s in m.samples if s.name == name}
     assert found == {("45", "SBIN", P), ("51", "SBIN", P), ("45", "PUNB", P), ("49", "BARB", P), ("49", "HDFC", P),
-                     ("45", "SBIN", S), ("47", "SBIN", S), ("46", "PUNB", S)}
+                     ("53", "SBIN", P), ("53", "PUNB", P), ("45", "SBIN", S), ("47", "SBIN", S), ("46", "PUNB", S)}
 
 
 def test_bank_info_names_every_bank_exported(reg: CollectorRegistry) -> None:
@@ -261,7 +330,7 @@ def test_bank_info_names_every_bank_exported(reg: CollectorRegistry) -> None:
 
 
 def test_event_outcomes_and_dead_letters(reg: CollectorRegistry) -> None:
-    for topic, counts in ((P, {"accepted": 8, "duplicate": 1, "rejected": 1, "late": 1}),
+    for topic, counts in ((P, {"accepted": 14, "duplicate": 1, "rejected": 1, "late": 1}),
                           (S, {"accepted": 5, "duplicate": 1, "rejected": 1, "late": 0})):
         for outcome, n in counts.items():
             assert v(reg, "digindex_events_total", topic=topic, outcome=outcome) == n, (topic, outcome)
@@ -271,12 +340,12 @@ def test_event_outcomes_and_dead_letters(reg: CollectorRegistry) -> None:
 
 
 def test_worker_metrics(reg: CollectorRegistry, rt: Runtime) -> None:
-    assert v(reg, "digindex_consumer_lag_messages", topic=P, partition="0") == 50 - 11 - 1
+    assert v(reg, "digindex_consumer_lag_messages", topic=P, partition="0") == 50 - 17 - 1
     assert v(reg, "digindex_consumer_lag_messages", topic=S, partition="0") == 20 - 6 - 1
     assert v(reg, "digindex_consumer_lag_messages", topic=P, partition="1") is None
     assert v(reg, "digindex_assigned_partitions", topic=P) == 1
     assert v(reg, "digindex_assigned_partitions", topic=S) == 1
-    assert v(reg, "digindex_checkpoints_total", topic=P) == 4
+    assert v(reg, "digindex_checkpoints_total", topic=P) == 6
     assert v(reg, "digindex_checkpoints_total", topic=S) == 0
     assert v(reg, "digindex_restore_seconds", topic=P, partition="0") is not None
     assert v(reg, "digindex_restore_seconds", topic=S, partition="0") is not None

@@ -32,57 +32,59 @@ _DTYPES = {"i": np.int32, "q": np.int64}
 class GridRing:
     """Counts (and values) per key and slot over event-time windows (shortest first)."""
 
-    __slots__ = ("bucket_seconds", "cap", "head", "index", "keys", "ring", "slots", "span", "typecode", "widths")
+    __slots__ = ("bucket_seconds", "cap", "chunk", "head", "index", "keys", "ring", "slots", "span", "typecode",
+                 "widths")
 
-    def __init__(self, windows: tuple[float, ...], bucket_seconds: int, slots: int, typecode: str = "q") -> None:
+    def __init__(self, windows: tuple[float, ...], bucket_seconds: int, slots: int, typecode: str = "q",
+                 keys: Iterable[str] = (), chunk: int = 1) -> None:
         self.bucket_seconds = bucket_seconds
         self.widths = tuple(max(1, int(w // bucket_seconds)) for w in windows)
-        #: rows: the longest window's buckets
+        #: rows per key: the longest window's buckets
         self.span = self.widths[-1]
         self.slots = slots
         self.typecode = typecode
         self.keys: list[str] = []
         self.index: dict[str, int] = {}
+        #: blocks in the ring (``chunk`` are added at a time: a grid of many keys grows in few copies)
         self.cap = 0
+        self.chunk = chunk
         self.ring = array(typecode)
         self.head: int | None = None
+        for key in keys:  # columns known from the start
+            self.add_key(key)
 
     # --- the per-event path ----------------------------------------------------------------------
 
-    def add(self, bucket: int, key: str, slot: int, n: int = 1) -> bool:
-        """Add ``n`` to (bucket, key, slot); False (nothing added) if older than the longest window."""
+    def _live(self, bucket: int) -> bool:
+        """Move the head to ``bucket`` if newer; False if ``bucket`` is older than the longest window."""
         head = self.head
         if head is None:
-            self.head = head = bucket
+            self.head = bucket
         elif bucket > head:
             self.advance_to(bucket)
-            head = bucket
         elif bucket <= head - self.span:
             return False
-        col = self.index.get(key)
-        if col is None:
-            col = self._add_key(key)
-        self.ring[(bucket % self.span * self.cap + col) * self.slots + slot] += n
         return True
 
-    def add2(self, bucket: int, key: str, slot: int, other: int, n: int) -> bool:
-        """Add 1 to (bucket, key, slot) and ``n`` to slot ``other`` of the same cell (a count and a value)."""
-        head = self.head
-        if head is None:
-            self.head = head = bucket
-        elif bucket > head:
-            self.advance_to(bucket)
-            head = bucket
-        elif bucket <= head - self.span:
+    def add(self, bucket: int, key: str, slot: int, n: int = 1) -> bool:
+        """Add ``n`` to (bucket, key, slot); False (nothing added) if older than the longest window."""
+        if not self._live(bucket):
             return False
         col = self.index.get(key)
         if col is None:
-            col = self._add_key(key)
-        at = (bucket % self.span * self.cap + col) * self.slots
-        ring = self.ring
-        ring[at + slot] += 1
-        ring[at + other] += n
+            col = self.add_key(key)
+        self.ring[(col * self.span + bucket % self.span) * self.slots + slot] += n
         return True
+
+    def add_key(self, key: str) -> int:
+        """The block of a new key; when none is free, ``chunk`` zeroed blocks are appended to the ring."""
+        col = len(self.keys)
+        if col == self.cap:
+            self.ring.frombytes(bytes(self.ring.itemsize * self.span * self.slots * self.chunk))
+            self.cap += self.chunk
+        self.keys.append(key)
+        self.index[key] = col
+        return col
 
     def advance_to(self, new_head: int) -> None:
         """Move the head to ``new_head`` (no-op if not newer), zeroing the rows of the buckets that leave."""
@@ -91,48 +93,25 @@ class GridRing:
             if old is None:
                 self.head = new_head
             return
-        self._evict(old, new_head)
+        if self.cap:
+            if new_head - old >= self.span:
+                self.ring = array(self.typecode, bytes(len(self.ring) * self.ring.itemsize))
+            else:
+                rows = [b % self.span for b in range(old - self.span + 1, new_head - self.span + 1)]
+                view = self._view()
+                view[:, rows, :] = 0
+                del view
         self.head = new_head
-
-    def _evict(self, old: int, new_head: int) -> None:
-        span, row = self.span, self.cap * self.slots
-        if not row:
-            return
-        if new_head - old >= span:
-            self.ring = array(self.typecode, bytes(self.ring.itemsize * span * row))
-            return
-        zero = array(self.typecode, bytes(self.ring.itemsize * row))
-        for b in range(old - span + 1, new_head - span + 1):
-            at = b % span * row
-            self.ring[at:at + row] = zero
-
-    def _add_key(self, key: str) -> int:
-        col = len(self.keys)
-        if col == self.cap:
-            self._grow(max(8, self.cap + self.cap // 2))
-        self.keys.append(key)
-        self.index[key] = col
-        return col
-
-    def _grow(self, cap: int) -> None:
-        """Re-lay the rows out with ``cap`` columns (rare: capacity grows by half)."""
-        old = self._view()
-        new = np.zeros((self.span, cap, self.slots), dtype=_DTYPES[self.typecode])
-        new[:, :self.cap, :] = old
-        ring = array(self.typecode)
-        ring.frombytes(new.tobytes())
-        self.ring, self.cap = ring, cap
 
     # --- reading (never moves anything) --------------------------------------------------------------
 
     def _view(self) -> np.ndarray:
-        """The ring as a (span, cap, slots) array (a copy: the ring stays resizable)."""
-        return np.frombuffer(self.ring.tobytes(), dtype=_DTYPES[self.typecode]).reshape(self.span, self.cap,
-                                                                                        self.slots)
+        """The ring as a (keys, span, slots) numpy view (no copy; drop it before the ring grows)."""
+        return np.frombuffer(self.ring, dtype=_DTYPES[self.typecode]).reshape(self.cap, self.span, self.slots)
 
     def live_buckets(self, end: int | None, width: int | None = None) -> list[int]:
         """The buckets in the window of ``width`` buckets (default: the ring) ending at ``end`` that the
-        ring still holds: ``end`` is the district's head, which may be past this grid's own."""
+        ring still holds: ``end`` is the district's head (for a branch grid, in its own buckets)."""
         head = self.head
         if head is None or end is None:
             return []
@@ -145,8 +124,10 @@ class GridRing:
         rows = [b % self.span for b in self.live_buckets(end, self.widths[i])]
         if not rows or not self.cap:
             return {}
-        sums = self._view()[rows].sum(axis=0)
-        return {key: [int(x) for x in sums[col]] for col, key in enumerate(self.keys) if sums[col].any()}
+        sums = self._view()[:len(self.keys), rows, :].sum(axis=1)
+        nonzero = sums.any(axis=1)
+        keys = self.keys
+        return {keys[col]: sums[col].tolist() for col in np.flatnonzero(nonzero).tolist()}
 
     def cell(self, bucket: int, key: str) -> list[int] | None:
         """The slots of (bucket, key), or None if the bucket is not live or the key unknown."""
@@ -154,7 +135,7 @@ class GridRing:
         head = self.head
         if col is None or head is None or not head - self.span < bucket <= head:
             return None
-        at = (bucket % self.span * self.cap + col) * self.slots
+        at = (col * self.span + bucket % self.span) * self.slots
         return self.ring[at:at + self.slots].tolist()
 
     def row(self, bucket: int) -> dict[str, list[int]] | None:
@@ -162,14 +143,11 @@ class GridRing:
         head = self.head
         if head is None or not head - self.span < bucket <= head:
             return None
-        at = bucket % self.span * self.cap * self.slots
-        s = self.slots
-        out = {}
-        for col, key in enumerate(self.keys):
-            vec = self.ring[at + col * s:at + (col + 1) * s]
-            if any(vec):
-                out[key] = vec.tolist()
-        return out
+        if not self.cap:
+            return {}
+        cells = self._view()[:len(self.keys), bucket % self.span, :]
+        keys = self.keys
+        return {keys[col]: cells[col].tolist() for col in np.flatnonzero(cells.any(axis=1)).tolist()}
 
     def live(self) -> dict[int, dict[str, list[int]]]:
         """Every live bucket's non-empty cells (a comparison form, for tests)."""
@@ -183,7 +161,7 @@ class GridRing:
     # --- checkpoint form -------------------------------------------------------------------------
 
     def saved(self) -> dict[str, Any]:
-        """The whole grid: head, bucket size, column capacity, keys in column order, rows (zlib, base64)."""
+        """The whole grid: head, bucket size, blocks, keys in block order, the ring (zlib, base64)."""
         return {"h": self.head, "s": self.bucket_seconds, "c": self.cap, "k": list(self.keys),
                 "r": base64.b64encode(zlib.compress(self.ring.tobytes(), 1)).decode()}
 
@@ -192,7 +170,7 @@ class GridRing:
         (the windows or the bucket size changed since the checkpoint)."""
         if not saved or saved.get("h") is None:
             return
-        head, keys, cap, size = saved["h"], list(saved["k"]), saved["c"], saved["s"]
+        head, keys, size, cap = saved["h"], list(saved["k"]), saved["s"], saved["c"]
         ring = array(self.typecode)
         ring.frombytes(zlib.decompress(base64.b64decode(saved["r"])))
         rows = len(ring) // (cap * self.slots) if cap else 0
@@ -201,11 +179,11 @@ class GridRing:
             self.index = {k: i for i, k in enumerate(keys)}
             return
         if rows:
-            grid = np.frombuffer(ring.tobytes(), dtype=_DTYPES[self.typecode]).reshape(rows, cap, self.slots)
+            grid = np.frombuffer(ring, dtype=_DTYPES[self.typecode]).reshape(cap, rows, self.slots)
             for b in range(head - rows + 1, head + 1):
                 nb = b * size // self.bucket_seconds
                 for col, key in enumerate(keys):
-                    for slot, n in enumerate(grid[b % rows, col].tolist()):
+                    for slot, n in enumerate(grid[col, b % rows].tolist()):
                         if n:
                             self.add(nb, key, slot, n)
         self.move_to(head * size // self.bucket_seconds)
@@ -218,8 +196,8 @@ class GridRing:
         for key, vec in cells:
             col = self.index.get(key)
             if col is None:
-                col = self._add_key(key)
-            at = (bucket % self.span * self.cap + col) * self.slots
+                col = self.add_key(key)
+            at = (col * self.span + bucket % self.span) * self.slots
             self.ring[at:at + self.slots] = array(self.typecode, vec)
 
     def move_to(self, new_head: int | None) -> None:

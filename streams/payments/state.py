@@ -14,7 +14,7 @@ heads the district's head moves: successful payments per ``purpose`` (non-digita
 int32, only for payments naming one) and per branch (``branch_ifsc``: count and value of
 non-digital and digital; buckets of ``BRANCH_BUCKET_SECONDS`` (15 minutes, or the shortest window
 if shorter), int64). A branch costs 4 x 8 bytes per bucket: 96 buckets x 32 = 3,072 bytes at the
-default 24 h window (up to 1.5x while the grid's capacity grows; 2,400 branches ~7-11 MB), against
+default 24 h window (2,400 branches: 7.4 MB; blocks are added 64 at a time), against
 138 KB for a minute ``RollingCounts``. Its windows are whole 15-minute buckets: the 1 h figure of a
 branch covers the current quarter hour and the three before it. Per-bank declines need nothing new:
 the bank windows hold (status x mode).
@@ -43,8 +43,12 @@ ACCEPTED, DUPLICATE, LATE, REJECTED = "accepted", "duplicate", "late", "rejected
 _BUCKET_MS = BUCKET_SECONDS * 1000
 #: The branch grid's bucket: a quarter of an hour (at most; see ``branch_bucket_seconds``).
 BRANCH_BUCKET_SECONDS = 900
+#: Branch blocks added at a time (64 x 3 KB: a district's branches appear in a few ring copies, not one each)
+BRANCH_CHUNK = 64
 #: Slots of the purpose grid (successful payments): non-digital, digital other than QR, UPI_QR.
 P_NON_DIGITAL, P_DIGITAL, P_QR = 0, 1, 2
+#: The ``Purpose`` symbols: the purpose grid's columns from the start (no growth on the hot path).
+PURPOSES = ("P2P", "P2M", "BILL_ENERGY", "BILL_WATER", "BILL_HOUSING", "GOVT_RECEIPT", "GOVT_PAYMENT", "DBT", "OTHER")
 #: Slots of the branch grid: successful count non-digital, digital, then value (paise) likewise.
 B_VALUE = 2
 
@@ -110,8 +114,8 @@ class PaymentPartitionState(StateBase):
         if d is None:
             w = self.windows
             d = self.districts[lgd] = DistrictPayments(
-                RollingCounts(w), GridRing(w, BUCKET_SECONDS, 3, "i"), GridRing(w, BUCKET_SECONDS, 2, "i"),
-                GridRing(w, self.branch_bucket_s, 4, "q"))
+                RollingCounts(w), GridRing(w, BUCKET_SECONDS, 3, "i", PURPOSES), GridRing(w, BUCKET_SECONDS, 2, "i"),
+                GridRing(w, self.branch_bucket_s, 4, "q", chunk=BRANCH_CHUNK))
         return d
 
     def apply(self, record: dict[str, Any], offset: int, now_ms: int) -> str:
@@ -148,15 +152,30 @@ class PaymentPartitionState(StateBase):
         bank_rolling.add(bucket, idx, amount)
         self.dirty.add((lgd, bucket))
         if status == "SUCCESS":
-            d.purposes.add(bucket, record["purpose"], P_QR if channel == "UPI_QR" else digital)
+            # The grids' heads are the district's (moved above), so a bucket the rolling windows took
+            # is live in the minute grids: one index computation and one addition each, inlined
+            # (this runs for every successful payment; ``GridRing.add`` is the general form).
+            g = d.purposes
+            col = g.index.get(record["purpose"])
+            if col is None:
+                col = g.add_key(record["purpose"])
+            g.ring[(col * g.span + bucket % g.span) * 3 + (P_QR if channel == "UPI_QR" else digital)] += 1
             department = record.get("department_code")
             if department is not None:
                 d.departments.add(bucket, department, digital)
             branch = record.get("branch_ifsc")
             if branch is not None:
-                key = branch if branch[:4] == bank else f"{branch}@{bank}"  # branch_key, inlined
+                g = d.branches
                 bb = bucket // self._branch_ratio
-                if d.branches.add2(bb, key, digital, B_VALUE + digital, amount):
+                if bb > g.head - g.span:  # type: ignore[operator]  # else older than a branch's longest window
+                    key = branch if branch[:4] == bank else f"{branch}@{bank}"  # branch_key, inlined
+                    col = g.index.get(key)
+                    if col is None:
+                        col = g.add_key(key)
+                    at = (col * g.span + bb % g.span) * 4 + digital
+                    ring = g.ring
+                    ring[at] += 1
+                    ring[at + B_VALUE] += amount
                     d.branch_dirty.add((bb, key))
         return ACCEPTED
 
@@ -413,14 +432,15 @@ class PaymentPartitionState(StateBase):
         first and then re-bucketed, so nothing is counted twice."""
         ours = self.branch_bucket_s
         size = size or (saved or {}).get("s") or ours
-        grid = GridRing(self.windows if size == ours else (float(self.windows[-1]),), size, 4, "q")
+        grid = GridRing(self.windows if size == ours else (float(self.windows[-1]),), size, 4, "q",
+                        chunk=BRANCH_CHUNK)
         grid.load(saved)
         grid.move_to(None if head is None else head * BUCKET_SECONDS // size)
         for b, keyed in cells.items():
             grid.set_cells(b, keyed.items())
         if size == ours:
             return grid
-        out = GridRing(self.windows, ours, 4, "q")
+        out = GridRing(self.windows, ours, 4, "q", chunk=BRANCH_CHUNK)
         out.load(grid.saved())
         out.move_to(None if head is None else head // self._branch_ratio)
         return out

@@ -138,6 +138,33 @@ class GridRing:
         at = (col * self.span + bucket % self.span) * self.slots
         return self.ring[at:at + self.slots].tolist()
 
+    def cells_packed(self, cells: Iterable[int]) -> dict[str, Any] | None:
+        """Cells (``key's block x span + row``: what the hot path records as it adds) packed for a
+        checkpoint's delta: ``k`` their keys, ``b`` their buckets (the live bucket of each row: a row
+        the head has moved past holds its newer bucket, touched or zero), ``v`` base64 of their slots,
+        cell after cell. One numpy gather, not a list per cell; None if there is nothing to pack."""
+        head = self.head
+        if head is None or not self.cap:
+            return None
+        span, slots = self.span, self.slots
+        at = np.sort(np.fromiter(cells, dtype=np.int64))
+        if not at.size:
+            return None
+        cols, rows = at // span, at % span
+        buckets = head - (head - rows) % span
+        vals = np.frombuffer(self.ring, dtype=_DTYPES[self.typecode])[(at * slots)[:, None] + np.arange(slots)]
+        keys = self.keys
+        return {"k": [keys[c] for c in cols.tolist()], "b": buckets.tolist(),
+                "v": base64.b64encode(vals.tobytes()).decode()}
+
+    def set_packed(self, packed: dict[str, Any]) -> None:
+        """Overwrite the live cells of ``cells_packed`` (a restore; keys new here get their block)."""
+        vals = array(self.typecode)
+        vals.frombytes(base64.b64decode(packed["v"]))
+        s = self.slots
+        for i, (key, bucket) in enumerate(zip(packed["k"], packed["b"], strict=True)):
+            self.set_cells(bucket, ((key, vals[i * s:(i + 1) * s].tolist()),))
+
     def row(self, bucket: int) -> dict[str, list[int]] | None:
         """key -> slots of every key counted in ``bucket``; None if the bucket is not live."""
         head = self.head

@@ -81,8 +81,8 @@ class DistrictPayments:
     #: successful payments per branch (``branch_key``; count then value, non-digital and digital)
     branches: GridRing
     banks: dict[str, RollingCounts] = field(default_factory=dict)
-    #: (branch bucket, key) of the branch cells touched since the last checkpoint
-    branch_dirty: set[tuple[int, str]] = field(default_factory=set)
+    #: the branch cells touched since the last checkpoint (``GridRing.cells_packed``)
+    branch_dirty: set[int] = field(default_factory=set)
     #: (channel, status) -> count of every accepted payment, late ones included.
     totals: Counter[tuple[str, str]] = field(default_factory=Counter)
     #: paise of successful payments: [non-digital, digital].
@@ -172,11 +172,12 @@ class PaymentPartitionState(StateBase):
                     col = g.index.get(key)
                     if col is None:
                         col = g.add_key(key)
-                    at = (col * g.span + bb % g.span) * 4 + digital
+                    cell = col * g.span + bb % g.span
+                    at = cell * 4 + digital
                     ring = g.ring
                     ring[at] += 1
                     ring[at + B_VALUE] += amount
-                    d.branch_dirty.add((bb, key))
+                    d.branch_dirty.add(cell)
         return ACCEPTED
 
     # --- reading (scrapes and the query API; nothing here moves a window) ------------------------------
@@ -336,15 +337,10 @@ class PaymentPartitionState(StateBase):
             out["d"] = departments
         return out
 
-    def branch_cells(self, lgd: int) -> dict[str, dict[str, list[int]]]:
-        """The district's branch cells touched since the last checkpoint: branch bucket -> key -> slots."""
+    def branch_cells(self, lgd: int) -> dict[str, Any] | None:
+        """The district's branch cells touched since the last checkpoint, packed (``GridRing.cells_packed``)."""
         d = self.districts[lgd]
-        out: dict[str, dict[str, list[int]]] = {}
-        for bb, key in sorted(d.branch_dirty):
-            vec = d.branches.cell(bb, key)
-            if vec is not None:
-                out.setdefault(str(bb), {})[key] = vec
-        return out
+        return d.branches.cells_packed(d.branch_dirty) if d.branch_dirty else None
 
     def all_buckets(self) -> dict[str, dict[str, Any]]:
         """Every live bucket of every district, branch cells included (a comparison form, for tests)."""
@@ -388,8 +384,8 @@ class PaymentPartitionState(StateBase):
         self.load_counters(counters)
         rings = snapshot.get("rings", {})
         minutes: dict[int, dict[int, dict[str, Any]]] = {}
-        #: district -> branch bucket -> key -> slots (the latest delta's), and the deltas' bucket size
-        branch_cells: dict[int, dict[int, dict[str, list[int]]]] = {}
+        #: district -> the deltas' packed branch cells, in order; the deltas' branch bucket size
+        branch_cells: dict[int, list[dict[str, Any]]] = {}
         branch_size = None
         for part in deltas:
             for lgd, changed in part.get("buckets", {}).items():
@@ -399,10 +395,8 @@ class PaymentPartitionState(StateBase):
             br = part.get("branches")
             if br:
                 branch_size = br["s"]
-                for lgd, changed in br["c"].items():
-                    cells = branch_cells.setdefault(int(lgd), {})
-                    for b, keyed in changed.items():
-                        cells.setdefault(int(b), {}).update(keyed)
+                for lgd, packed in br["c"].items():
+                    branch_cells.setdefault(int(lgd), []).append(packed)
         for lgd_s, dc in counters["districts"].items():
             lgd = int(lgd_s)
             d = self.district(lgd)
@@ -423,9 +417,9 @@ class PaymentPartitionState(StateBase):
                 for b, p in changed.items():
                     if p is not None and tag in p:
                         grid.set_cells(b, p[tag].items())
-            d.branches = self._branches(ring.get("br"), head, branch_cells.get(lgd, {}), branch_size)
+            d.branches = self._branches(ring.get("br"), head, branch_cells.get(lgd, []), branch_size)
 
-    def _branches(self, saved: dict[str, Any] | None, head: int | None, cells: dict[int, dict[str, list[int]]],
+    def _branches(self, saved: dict[str, Any] | None, head: int | None, cells: list[dict[str, Any]],
                   size: int | None) -> GridRing:
         """The branch grid: the snapshot's, moved to the district's head, the deltas' cells over it. If
         the checkpoint's buckets had another size (the windows changed), it is rebuilt at that size
@@ -436,8 +430,8 @@ class PaymentPartitionState(StateBase):
                         chunk=BRANCH_CHUNK)
         grid.load(saved)
         grid.move_to(None if head is None else head * BUCKET_SECONDS // size)
-        for b, keyed in cells.items():
-            grid.set_cells(b, keyed.items())
+        for packed in cells:  # in delta order: a later delta's cell overwrites an earlier one's
+            grid.set_packed(packed)
         if size == ours:
             return grid
         out = GridRing(self.windows, ours, 4, "q", chunk=BRANCH_CHUNK)

@@ -250,3 +250,143 @@ def test_snapshot_and_delta_load_round_trip(make_state: MakeState) -> None:
             {b: [r.window(i) for i in range(2)] for b, r in d.banks.items()}
         assert {r.head for r in f.banks.values()} == {f.rolling.head}, "restored banks end at the district's head"
     assert fresh.offset == 3 and fresh.dirty == set()
+
+
+# --- the payment lines (issue 10): purposes, departments, branches ------------------------------------
+
+
+def lines_state(make_state: MakeState) -> PaymentPartitionState:
+    s = make_state()
+    s.branch_min_transactions = 2
+    apply_all(s, [
+        payment("b1", channel="UPI_QR", purpose="BILL_ENERGY", branch_ifsc="SBIN0000001", amount=100),
+        payment("b2", channel="CASH", purpose="BILL_ENERGY", branch_ifsc="SBIN0000001", amount=300),
+        payment("b3", channel="UPI", purpose="BILL_ENERGY", status="TECHNICAL_DECLINE", branch_ifsc="SBIN0000001"),
+        payment("g1", T0 - 2 * HOUR_MS, channel="NEFT", purpose="GOVT_PAYMENT", department_code="TREASURY",
+                bank="PUNB", branch_ifsc="PUNB0001000"),
+        payment("g2", channel="CHEQUE", purpose="GOVT_RECEIPT", department_code="REVENUE", bank="PUNB",
+                branch_ifsc="PUNB0001000"),
+        payment("g3", channel="UPI", purpose="GOVT_RECEIPT", department_code="REVENUE", bank="PUNB",
+                status="BUSINESS_DECLINE"),
+        payment("s1", bank="AACX", branch_ifsc="HDFC0CAACOB"),  # a sublet branch, reported by its operator
+        payment("late", T0 - 30 * HOUR_MS, purpose="BILL_WATER", branch_ifsc="SBIN0000002"),
+    ])
+    return s
+
+
+def test_purposes_and_departments_count_successful_payments(make_state: MakeState) -> None:
+    s = lines_state(make_state)
+    d = s.districts[45]
+    assert s.purpose_window(d, 0) == {"BILL_ENERGY": [1, 0, 1], "GOVT_RECEIPT": [1, 0, 0], "P2P": [0, 1, 0]}
+    assert s.purpose_window(d, 1)["GOVT_PAYMENT"] == [0, 1, 0], "two hours back: the day only"
+    assert "BILL_WATER" not in s.purpose_window(d, 1), "late events are in no window"
+    assert s.department_window(d, 0) == {"REVENUE": [1, 0]}, "the declined UPI receipt is not counted"
+    assert s.department_window(d, 1) == {"REVENUE": [1, 0], "TREASURY": [0, 1]}
+    view = s.district_view(45)["windows"]
+    assert view["1h"]["purposes"]["BILL_ENERGY"] == {"transactions": 2, "digital_share": 0.5, "qr_share": 0.5}
+    assert "qr_share" not in view["1h"]["purposes"]["GOVT_RECEIPT"]
+    assert view["24h"]["departments"]["TREASURY"] == {"transactions": 1, "digital_share": 1.0}
+    punb = view["1h"]["banks"]["PUNB"]
+    assert punb["digital_attempts"] == 1 and punb["business_decline_ratio"] == 1.0
+    assert view["1h"]["banks"]["SBIN"]["technical_decline_ratio"] == 0.5
+
+
+def test_branches_by_bank_with_the_minimum_and_the_target(make_state: MakeState) -> None:
+    s = lines_state(make_state)
+    rows = {r["branch_ifsc"]: r for r in s.branch_view(45, "24h")}
+    assert rows["SBIN0000001"] == {"branch_ifsc": "SBIN0000001", "bank": "SBIN", "transactions": 2,
+                                   "digital_share": 0.5, "digital_value_share": 0.25}
+    assert rows["PUNB0001000"]["transactions"] == 2 and rows["PUNB0001000"]["digital_share"] == 0.5
+    assert rows["HDFC0CAACOB"]["bank"] == "AACX", "a sublet branch counts for the bank that reported it"
+    assert "SBIN0000002" not in rows, "late"
+    assert [r["branch_ifsc"] for r in s.branch_view(45, "1h", "PUNB")] == ["PUNB0001000"]
+    assert s.branch_view(45, "1h", "PUNB")[0]["transactions"] == 1, "the NEFT payment is 2 hours old"
+    # SBIN0000001: 2 payments (the minimum), half digital: below 0.8; PUNB's branch in the hour: 1, not judged
+    assert s.branch_summary(45, 0) == {"AACX": (1, 0, 0), "PUNB": (1, 0, 0), "SBIN": (1, 1, 1)}
+    assert s.branch_summary(45, 1)["PUNB"] == (1, 1, 1)
+    s.target_for = lambda lgd: 0.5
+    assert s.branch_summary(45, 1)["PUNB"] == (1, 1, 0), "at the target is not below it"
+    with pytest.raises(ValueError, match="1h, 24h"):
+        s.branch_view(45, "7d")
+    with pytest.raises(KeyError):
+        s.district_view(49)
+
+
+def test_branch_windows_are_quarter_hours_ending_at_the_districts_head(make_state: MakeState) -> None:
+    s = make_state()
+    d = s.district(45)
+    assert s.branch_bucket_s == 900 and d.branches.span == 96 and d.branches.widths == (4, 96)
+    # T0 is on the hour: 50 min back is in the quarter hour 4 before, 44 min back in the 3rd (inside the 1 h)
+    apply_all(s, [payment("a", T0 - 50 * MINUTE_MS, branch_ifsc="SBIN0000001"),
+                  payment("b", T0 - 44 * MINUTE_MS, branch_ifsc="SBIN0000001"),
+                  payment("c", T0, branch_ifsc="SBIN0000002", bank="SBIN")])
+    assert {r["branch_ifsc"]: r["transactions"] for r in s.branch_view(45, "1h")} == {"SBIN0000001": 1,
+                                                                                      "SBIN0000002": 1}
+    assert {r["branch_ifsc"]: r["transactions"] for r in s.branch_view(45, "24h")}["SBIN0000001"] == 2
+    # a branch's state: 96 quarter hours x 4 int64, blocks added 64 at a time
+    g = d.branches
+    assert g.ring.itemsize * g.span * g.slots == 3072 and g.cap == 64 and len(g.ring) * 8 == 64 * 3072
+    # the shortest window bounds the bucket: compressed test windows get minute buckets for branches
+    assert make_state(windows=(60.0, 1440.0)).branch_bucket_s == 60
+
+
+def _lines_figures(s: PaymentPartitionState) -> Any:
+    return json.loads(json.dumps({lgd: [s.district_view(lgd), sorted(map(str, s.branch_view(lgd, "24h"))),
+                                        sorted(map(str, s.branch_view(lgd, "1h")))] for lgd in s.districts}))
+
+
+def test_grids_survive_snapshot_and_deltas_with_the_head_moving(make_state: MakeState) -> None:
+    """Snapshot, then deltas over six hours (buckets leave the 1 h, new branches appear): the restored
+    state reads exactly like the live one, branch cells and minute grids alike."""
+    s = lines_state(make_state)
+    s.offset = 7
+    snap = json.loads(json.dumps(s.snapshot()))
+    s.checkpointed()
+    deltas = []
+    offset = 8
+    for step in range(6):
+        ts = T0 + step * HOUR_MS
+        now = ts + MINUTE_MS
+        kinds = [("UPI_QR", "BILL_WATER", None), ("CASH", "GOVT_RECEIPT", "HEALTH"),
+                 ("UPI", "GOVT_RECEIPT", "HEALTH"), ("CASH", "BILL_HOUSING", None)]
+        for i, (ch, p, dep) in enumerate(kinds):
+            s.apply(payment(f"h{step}-{i}", ts - i * 7 * MINUTE_MS, channel=ch, purpose=p,
+                            branch_ifsc=f"SBIN000000{1 + i % 4}", department_code=dep), offset, now)
+            offset += 1
+        s.offset = offset - 1
+        deltas.append(json.loads(json.dumps(s.delta())))
+        s.checkpointed()
+    fresh = make_state()
+    fresh.branch_min_transactions = 2
+    fresh.load(snap, deltas)
+    assert _lines_figures(fresh) == _lines_figures(s)
+    assert fresh.all_buckets() == json.loads(json.dumps(s.all_buckets()))
+    assert fresh.districts[45].branches.head == s.districts[45].branches.head == (T0 + 5 * HOUR_MS) // 900_000
+    assert fresh.districts[45].branch_dirty == set()
+    # and it goes on the same: the same event on both gives the same figures
+    for st in (s, fresh):
+        st.apply(payment("more", T0 + 5 * HOUR_MS, branch_ifsc="SBIN0000003", channel="CASH"), offset,
+                 T0 + 5 * HOUR_MS + MINUTE_MS)
+    assert _lines_figures(fresh) == _lines_figures(s)
+
+
+@pytest.mark.parametrize(("windows", "size"), [((900.0, 3600.0, 6 * 3600.0), 900), ((300.0, 6 * 3600.0), 300)])
+def test_grids_restore_into_other_windows(make_state: MakeState, windows: tuple[float, ...], size: int) -> None:
+    """A checkpoint taken with 1 h / 24 h restored by a worker now run with other windows (and so,
+    for 5 minutes, other branch buckets): cells are re-bucketed, nothing counted twice."""
+    s = make_state()
+    recs = [payment(f"r{i}", T0 - i * 15 * MINUTE_MS, branch_ifsc="SBIN0000001", channel=("UPI", "CASH")[i % 2],
+                    purpose="BILL_ENERGY") for i in range(30)]
+    apply_all(s, recs[:20])
+    snap = json.loads(json.dumps(s.snapshot()))
+    s.checkpointed()
+    apply_all(s, recs[20:], 20)
+    delta = json.loads(json.dumps(s.delta()))
+    other = make_state(windows=windows)
+    other.load(snap, [delta])
+    assert other.branch_bucket_s == size
+    d, last = other.districts[45], len(windows) - 1
+    live = [r for r in recs if r["occurred_at"] > T0 - 6 * HOUR_MS]
+    assert len(live) < len(recs)
+    assert sum(other.branch_window(d, last)["SBIN0000001"][:2]) == len(live)
+    assert sum(other.purpose_window(d, last)["BILL_ENERGY"]) == len(live)

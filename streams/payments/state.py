@@ -181,6 +181,8 @@ class PaymentPartitionState(StateBase):
         return ACCEPTED
 
     # --- reading (scrapes and the query API; nothing here moves a window) ------------------------------
+    # Call these on the event loop's thread, as /metrics is rendered: ``apply`` runs there too, and a
+    # read from another thread could meet a grid growing its array (numpy views over it are taken).
 
     def window_index(self, label: str) -> int:
         """The index of the window labelled ``label`` (``1h``, ``24h``: ``Settings.window_label``);

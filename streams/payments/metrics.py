@@ -38,11 +38,11 @@ def payment_lines(states: Iterable[PaymentPartitionState], registry: DistrictReg
                                 "Declines of the kind / all digital attempts of the bank in the district in the window",
                                 labels=[*dl, "bank", "window", "kind"])
     reporting = GaugeMetricFamily("digindex_branches_reporting",
-                                  "Branches of the bank with successful payments in the district in the window",
-                                  labels=[*dl, "bank", "window"])
+                                  "Branches of the bank in the district with at least the minimum of successful "
+                                  "payments in the window", labels=[*dl, "bank", "window"])
     below = GaugeMetricFamily("digindex_branches_below_target",
-                              "Branches of the bank with at least the minimum of successful payments in the window "
-                              "whose digital share is below the district's target", labels=[*dl, "bank", "window"])
+                              "Reporting branches of the bank whose digital share is below the district's target",
+                              labels=[*dl, "bank", "window"])
     for state in states:
         labels_of = state.window_labels()
         for lgd, d in sorted(state.districts.items()):
@@ -63,7 +63,7 @@ def payment_lines(states: Iterable[PaymentPartitionState], registry: DistrictReg
                     if attempts:
                         for kind, st in DECLINE_KINDS:
                             decline.add_metric([*labels, bank, wl, kind], count(bvec, st, True) / attempts)
-                for bank, (n, _, low) in state.branch_summary(lgd, i).items():
+                for bank, (_, n, low) in state.branch_summary(lgd, i).items():
                     reporting.add_metric([*labels, bank, wl], n)
                     below.add_metric([*labels, bank, wl], low)
     return [purpose, bill_qr, department, decline, reporting, below]

@@ -211,8 +211,10 @@ class PaymentPartitionState(StateBase):
         return d.branches.window(i, None if head is None else head // self._branch_ratio)
 
     def branch_summary(self, lgd: int, i: int) -> dict[str, tuple[int, int, int]]:
-        """bank -> (branches reporting, branches with at least ``branch_min_transactions``, those of them
-        whose digital share is below the district's target) in window ``i``."""
+        """bank -> (branches with successful payments, branches *reporting*: with at least
+        ``branch_min_transactions`` of them, and those of these whose digital share is below the
+        district's target) in window ``i``. Only reporting branches are judged, so ``below / reporting``
+        is a share of comparable branches (the bank alert and the boards read it so)."""
         d = self.districts[lgd]
         target, least = self.target_for(lgd), self.branch_min_transactions
         out: dict[str, list[int]] = {}
@@ -257,7 +259,8 @@ class PaymentPartitionState(StateBase):
         ``purposes`` (purpose -> ``transactions``, ``digital_share``, and for ``BILL_*`` ``qr_share``),
         ``departments`` (code -> ``transactions``, ``digital_share``), ``banks`` (code -> ``transactions``
         as above, ``digital_attempts``, ``technical_decline_ratio``, ``business_decline_ratio``,
-        ``branches_reporting``, ``branches_assessed``, ``branches_below_target``). A ratio whose
+        ``branches_with_payments``, ``branches_reporting`` (with at least ``branch_min_transactions``
+        successful payments), ``branches_below_target`` (of those)). A ratio whose
         denominator is 0 is None; purposes, departments and banks with nothing in a window are left out.
         ``KeyError`` if this partition holds no payment of the district."""
         d = self.districts[lgd]
@@ -282,13 +285,13 @@ class PaymentPartitionState(StateBase):
             for bank, r in sorted(d.banks.items()):
                 bvec = r.window(i)
                 tried = sum(bvec[slot(st, True)] for st in STATUSES)
-                reporting, assessed, below = summary.get(bank, (0, 0, 0))
-                if not any(bvec[:VALUE_OFFSET]) and not reporting:
+                active, reporting, below = summary.get(bank, (0, 0, 0))
+                if not any(bvec[:VALUE_OFFSET]) and not active:
                     continue
                 banks[bank] = {"transactions": _by_status(bvec), "digital_attempts": tried,
                                "technical_decline_ratio": _ratio(bvec[slot("TECHNICAL_DECLINE", True)], tried),
                                "business_decline_ratio": _ratio(bvec[slot("BUSINESS_DECLINE", True)], tried),
-                               "branches_reporting": reporting, "branches_assessed": assessed,
+                               "branches_with_payments": active, "branches_reporting": reporting,
                                "branches_below_target": below}
             windows[label] = {
                 "transactions": _by_status(vec),

@@ -301,6 +301,7 @@ def test_branches_by_bank_with_the_minimum_and_the_target(make_state: MakeState)
     assert "SBIN0000002" not in rows, "late"
     assert [r["branch_ifsc"] for r in s.branch_view(45, "1h", "PUNB")] == ["PUNB0001000"]
     assert s.branch_view(45, "1h", "PUNB")[0]["transactions"] == 1, "the NEFT payment is 2 hours old"
+    # (with payments, reporting: at least the minimum, below target of those)
     # SBIN0000001: 2 payments (the minimum), half digital: below 0.8; PUNB's branch in the hour: 1, not judged
     assert s.branch_summary(45, 0) == {"AACX": (1, 0, 0), "PUNB": (1, 0, 0), "SBIN": (1, 1, 1)}
     assert s.branch_summary(45, 1)["PUNB"] == (1, 1, 1)

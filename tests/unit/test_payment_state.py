@@ -313,22 +313,26 @@ def test_branches_by_bank_with_the_minimum_and_the_target(make_state: MakeState)
         s.district_view(49)
 
 
-def test_branch_windows_are_quarter_hours_ending_at_the_districts_head(make_state: MakeState) -> None:
+def test_branch_windows_are_twelfths_of_each_window_ending_at_the_districts_head(make_state: MakeState) -> None:
     s = make_state()
     d = s.district(45)
-    assert s.branch_bucket_s == 900 and d.branches.span == 96 and d.branches.widths == (4, 96)
-    # T0 is on the hour: 50 min back is in the quarter hour 4 before, 44 min back in the 3rd (inside the 1 h)
-    apply_all(s, [payment("a", T0 - 50 * MINUTE_MS, branch_ifsc="SBIN0000001"),
-                  payment("b", T0 - 44 * MINUTE_MS, branch_ifsc="SBIN0000001"),
-                  payment("c", T0, branch_ifsc="SBIN0000002", bank="SBIN")])
+    assert s.branch_sizes == (300, 7200) and [(g.span, g.widths) for g in d.branches] == [(12, (12,))] * 2
+    # T0 is on an even hour: the 1 h holds the 5-minute buckets from 55 minutes back, the 24 h the
+    # 2-hour buckets from 22 hours back
+    apply_all(s, [payment("a", T0 - 56 * MINUTE_MS, branch_ifsc="SBIN0000001"),
+                  payment("b", T0 - 54 * MINUTE_MS, branch_ifsc="SBIN0000001"),
+                  payment("c", T0 - 23 * HOUR_MS, branch_ifsc="SBIN0000001"),
+                  payment("d", T0 - 21 * HOUR_MS, branch_ifsc="SBIN0000001"),
+                  payment("e", T0, branch_ifsc="SBIN0000002", bank="SBIN")])
     assert {r["branch_ifsc"]: r["transactions"] for r in s.branch_view(45, "1h")} == {"SBIN0000001": 1,
                                                                                       "SBIN0000002": 1}
-    assert {r["branch_ifsc"]: r["transactions"] for r in s.branch_view(45, "24h")}["SBIN0000001"] == 2
-    # a branch's state: 96 quarter hours x 4 int64, blocks added 64 at a time
-    g = d.branches
-    assert g.ring.itemsize * g.span * g.slots == 3072 and g.cap == 64 and len(g.ring) * 8 == 64 * 3072
-    # the shortest window bounds the bucket: compressed test windows get minute buckets for branches
-    assert make_state(windows=(60.0, 1440.0)).branch_bucket_s == 60
+    assert {r["branch_ifsc"]: r["transactions"] for r in s.branch_view(45, "24h")} == {"SBIN0000001": 3,
+                                                                                       "SBIN0000002": 1}
+    # a branch's state: 12 buckets x 4 int64 per window, blocks added 64 at a time
+    assert sum(g.ring.itemsize * g.span * g.slots for g in d.branches) == 768
+    assert [g.cap for g in d.branches] == [64, 64] and sum(len(g.ring) * 8 for g in d.branches) == 64 * 768
+    # compressed test windows: a bucket is at least a minute
+    assert make_state(windows=(60.0, 1440.0)).branch_sizes == (60, 120)
 
 
 def _lines_figures(s: PaymentPartitionState) -> Any:
@@ -362,8 +366,9 @@ def test_grids_survive_snapshot_and_deltas_with_the_head_moving(make_state: Make
     fresh.load(snap, deltas)
     assert _lines_figures(fresh) == _lines_figures(s)
     assert fresh.all_buckets() == json.loads(json.dumps(s.all_buckets()))
-    assert fresh.districts[45].branches.head == s.districts[45].branches.head == (T0 + 5 * HOUR_MS) // 900_000
-    assert fresh.districts[45].branch_dirty == set()
+    assert [g.head for g in fresh.districts[45].branches] == [g.head for g in s.districts[45].branches] == \
+        [(T0 + 5 * HOUR_MS) // 300_000, (T0 + 5 * HOUR_MS) // 7_200_000]
+    assert fresh.districts[45].branch_dirty == [set(), set()]
     # and it goes on the same: the same event on both gives the same figures
     for st in (s, fresh):
         st.apply(payment("more", T0 + 5 * HOUR_MS, branch_ifsc="SBIN0000003", channel="CASH"), offset,
@@ -371,10 +376,10 @@ def test_grids_survive_snapshot_and_deltas_with_the_head_moving(make_state: Make
     assert _lines_figures(fresh) == _lines_figures(s)
 
 
-@pytest.mark.parametrize(("windows", "size"), [((900.0, 3600.0, 6 * 3600.0), 900), ((300.0, 6 * 3600.0), 300)])
-def test_grids_restore_into_other_windows(make_state: MakeState, windows: tuple[float, ...], size: int) -> None:
-    """A checkpoint taken with 1 h / 24 h restored by a worker now run with other windows (and so,
-    for 5 minutes, other branch buckets): cells are re-bucketed, nothing counted twice."""
+def test_grids_restore_into_other_windows(make_state: MakeState) -> None:
+    """A checkpoint taken with 1 h / 24 h restored by a worker now run with 15 min / 1 h / 6 h: each new
+    branch grid is filled from the finest old one spanning its window, nothing counted twice; an old
+    bucket coarser than the new ones lands at its start."""
     s = make_state()
     recs = [payment(f"r{i}", T0 - i * 15 * MINUTE_MS, branch_ifsc="SBIN0000001", channel=("UPI", "CASH")[i % 2],
                     purpose="BILL_ENERGY") for i in range(30)]
@@ -383,11 +388,18 @@ def test_grids_restore_into_other_windows(make_state: MakeState, windows: tuple[
     s.checkpointed()
     apply_all(s, recs[20:], 20)
     delta = json.loads(json.dumps(s.delta()))
-    other = make_state(windows=windows)
+    other = make_state(windows=(900.0, 3600.0, 6 * 3600.0))
     other.load(snap, [delta])
-    assert other.branch_bucket_s == size
-    d, last = other.districts[45], len(windows) - 1
-    live = [r for r in recs if r["occurred_at"] > T0 - 6 * HOUR_MS]
-    assert len(live) < len(recs)
-    assert sum(other.branch_window(d, last)["SBIN0000001"][:2]) == len(live)
-    assert sum(other.purpose_window(d, last)["BILL_ENERGY"]) == len(live)
+    assert other.branch_sizes == (60, 300, 1800)
+    d = other.districts[45]
+
+    def landing(old_ms: int, new_ms: int, width: int) -> int:
+        """Events whose old bucket's start falls in the new window of ``width`` buckets of ``new_ms``."""
+        head = T0 // new_ms
+        return sum(1 for r in recs if (r["occurred_at"] // old_ms * old_ms) // new_ms > head - width)
+
+    got = [sum(other.branch_window(d, i)["SBIN0000001"][:2]) for i in range(3)]
+    assert got == [landing(300_000, 60_000, 15), landing(300_000, 300_000, 12), landing(7_200_000, 1_800_000, 12)]
+    assert got[1] == sum(1 for r in recs if r["occurred_at"] > T0 - HOUR_MS + 5 * MINUTE_MS), "same buckets: exact"
+    assert sum(other.purpose_window(d, 2)["BILL_ENERGY"]) == sum(1 for r in recs
+                                                                 if r["occurred_at"] > T0 - 6 * HOUR_MS)

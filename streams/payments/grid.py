@@ -119,15 +119,25 @@ class GridRing:
         lo = max(end - width, head - self.span) + 1
         return list(range(lo, min(end, head) + 1))
 
+    def window_array(self, i: int, end: int | None) -> np.ndarray | None:
+        """The summed slots of every key (in column order) over window ``i`` ending at bucket ``end``;
+        None if nothing is live. The window's rows are at most two runs of the ring: summed as slices."""
+        live = self.live_buckets(end, self.widths[i])
+        if not live or not self.keys:
+            return None
+        view = self._view()[:len(self.keys)]
+        lo, hi = live[0] % self.span, live[-1] % self.span
+        if lo <= hi:
+            return view[:, lo:hi + 1, :].sum(axis=1)
+        return view[:, lo:, :].sum(axis=1) + view[:, :hi + 1, :].sum(axis=1)
+
     def window(self, i: int, end: int | None) -> dict[str, list[int]]:
         """key -> summed slots over window ``i`` ending at bucket ``end``; keys with nothing in it left out."""
-        rows = [b % self.span for b in self.live_buckets(end, self.widths[i])]
-        if not rows or not self.cap:
+        sums = self.window_array(i, end)
+        if sums is None:
             return {}
-        sums = self._view()[:len(self.keys), rows, :].sum(axis=1)
-        nonzero = sums.any(axis=1)
         keys = self.keys
-        return {keys[col]: sums[col].tolist() for col in np.flatnonzero(nonzero).tolist()}
+        return {keys[col]: sums[col].tolist() for col in np.flatnonzero(sums.any(axis=1)).tolist()}
 
     def cell(self, bucket: int, key: str) -> list[int] | None:
         """The slots of (bucket, key), or None if the bucket is not live or the key unknown."""

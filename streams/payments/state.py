@@ -30,6 +30,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from ..channels import is_digital
 from ..config import Settings
 from ..processor.signal import StateBase
@@ -90,6 +92,9 @@ class DistrictPayments:
     new_branches: list[str] = field(default_factory=list)
     #: (grid, minutes per bucket, its dirty cells) per window: the hot path's loop
     lanes: list[tuple[GridRing, int, set[int]]] = field(default_factory=list)
+    #: per branch column, the index of its bank in ``branch_bank_names`` (the summaries group by it)
+    branch_bank_idx: list[int] = field(default_factory=list)
+    branch_bank_names: list[str] = field(default_factory=list)
     #: (channel, status) -> count of every accepted payment, late ones included.
     totals: Counter[tuple[str, str]] = field(default_factory=Counter)
     #: paise of successful payments: [non-digital, digital].
@@ -129,10 +134,24 @@ class PaymentPartitionState(StateBase):
     def _lanes(self, d: DistrictPayments) -> None:
         d.branch_dirty = [set() for _ in d.branches]
         d.lanes = list(zip(d.branches, self._branch_ratios, d.branch_dirty, strict=True))
+        d.branch_bank_idx, d.branch_bank_names = [], []
+        for key in d.branches[0].keys:
+            self._bank_of_column(d, key)
+
+    @staticmethod
+    def _bank_of_column(d: DistrictPayments, key: str) -> None:
+        bank = branch_of(key)[1]
+        try:
+            i = d.branch_bank_names.index(bank)  # a district has a few dozen banks at most
+        except ValueError:
+            i = len(d.branch_bank_names)
+            d.branch_bank_names.append(bank)
+        d.branch_bank_idx.append(i)
 
     def _add_branch(self, d: DistrictPayments, key: str) -> int:
         """A new branch: a column in every branch grid (the same one), remembered for the next delta."""
         d.new_branches.append(key)
+        self._bank_of_column(d, key)
         cols = {g.add_key(key) for g in d.branches}
         assert len(cols) == 1, "the branch grids' columns must stay aligned"
         return cols.pop()
@@ -238,21 +257,23 @@ class PaymentPartitionState(StateBase):
         """bank -> (branches with successful payments, branches *reporting*: with at least
         ``branch_min_transactions`` of them, and those of these whose digital share is below the
         district's target) in window ``i``. Only reporting branches are judged, so ``below / reporting``
-        is a share of comparable branches (the bank alert and the boards read it so)."""
+        is a share of comparable branches (the bank alert and the boards read it so). In numpy: a
+        scrape reads every branch of every district."""
         d = self.districts[lgd]
-        target, least = self.target_for(lgd), self.branch_min_transactions
-        out: dict[str, list[int]] = {}
-        for key, (nd, dg, _, _) in self.branch_window(d, i).items():
-            n = nd + dg
-            if not n:
-                continue
-            row = out.setdefault(branch_of(key)[1], [0, 0, 0])
-            row[0] += 1
-            if n >= least:
-                row[1] += 1
-                if dg / n < target:
-                    row[2] += 1
-        return {bank: (r[0], r[1], r[2]) for bank, r in sorted(out.items())}
+        head = d.rolling.head
+        sums = d.branches[i].window_array(0, None if head is None else head // self._branch_ratios[i])
+        if sums is None:
+            return {}
+        n = sums[:, 0] + sums[:, 1]
+        active = n > 0
+        reporting = n >= self.branch_min_transactions
+        share = np.divide(sums[:, 1], n, out=np.ones(len(n)), where=active)  # as dg / n in Python
+        below = reporting & (share < self.target_for(lgd))
+        banks = np.asarray(d.branch_bank_idx[:len(n)])
+        k = len(d.branch_bank_names)
+        counts = [np.bincount(banks, weights=m, minlength=k).astype(int).tolist() for m in (active, reporting, below)]
+        return {d.branch_bank_names[b]: (counts[0][b], counts[1][b], counts[2][b])
+                for b in sorted(range(k), key=lambda b: d.branch_bank_names[b]) if counts[0][b]}
 
     def branch_view(self, lgd: int, window: str, bank: str | None = None) -> list[dict[str, Any]]:
         """Every branch with successful payments in the window, unsorted: ``branch_ifsc``, ``bank``,

@@ -34,6 +34,11 @@ class BankRegistry:
         self.sublets = {k: v for k, v in sublets.items() if len(k) == 11}
         #: IFSC prefixes sublet to a bank (custom sublets), longest first
         self.sublet_prefixes = sorted(((k, v) for k, v in sublets.items() if len(k) < 11), key=lambda kv: -len(kv[0]))
+        #: the same, by their first 4 characters (longest first within each); a prefix shorter than
+        #: 4 characters (none in the dataset) is tried for every IFSC, under the key ""
+        self._prefixes_by_bank: dict[str, list[tuple[str, str]]] = {}
+        for prefix, bank in self.sublet_prefixes:
+            self._prefixes_by_bank.setdefault(prefix[:4] if len(prefix) >= 4 else "", []).append((prefix, bank))
         self.version = version
 
     @classmethod
@@ -73,7 +78,11 @@ class BankRegistry:
             return None
         sublet = self.sublets.get(ifsc)
         if sublet is None:
-            for prefix, bank in self.sublet_prefixes:
+            groups = self._prefixes_by_bank
+            candidates = groups.get(ifsc[:4], ())
+            if "" in groups:  # a prefix shorter than a bank code: merge, keeping longest first
+                candidates = sorted((*candidates, *groups[""]), key=lambda kv: -len(kv[0]))
+            for prefix, bank in candidates:
                 if ifsc.startswith(prefix):
                     return bank
         return sublet or ifsc[:4]

@@ -21,6 +21,7 @@ from streams.signing import (
     Signer,
     Verifier,
     framing,
+    signature,
     write_registry,
 )
 
@@ -294,3 +295,18 @@ def test_signatures_never_look_like_an_aadhaar_number(tmp_path: Path) -> None:
     key = KeyRegistry.load(write_registry(tmp_path / "k.json", ["SBIN"], seed="x")).keys["sbin-1"]
     sigs = [key.sign(b"45", i.to_bytes(4, "big"))[1][1].decode() for i in range(10_000)]
     assert not any(contains_aadhaar_like(s) for s in sigs)
+
+
+def test_the_publishers_inline_framing_is_the_documented_one(tmp_path: Path) -> None:
+    """``SigningKey.sign`` builds the framing inline from precomputed parts: the same MAC as ``signature``."""
+    import base64
+    import random
+
+    key = KeyRegistry.load(write_registry(tmp_path / "k.json", ["SBIN"], seed="x")).keys["sbin-1"]
+    secret = key.secret.get().encode()
+    rng = random.Random(7)
+    for i in range(300):
+        k = None if i % 7 == 0 else rng.randbytes(rng.randrange(0, 40))
+        v = rng.randbytes(rng.randrange(0, 600))
+        expected = base64.urlsafe_b64encode(signature(secret, b"sbin-1", k, v)).rstrip(b"=")
+        assert key.sign(k, v) == [(KEY_ID_HEADER, b"sbin-1"), (SIG_HEADER, expected)]

@@ -96,7 +96,7 @@ def markdown(results: dict[str, dict[str, Any]], bars: list[Bar], command: str, 
     pb = results.get("publisher")
     if pb:
         lines.append(f"| Publisher ({pb['records']:,} JSON Lines records, in-process) "
-                     f"| {pb['median_publisher']:,.0f} records/s | kafka-python pre-encoded "
+                     f"| {pb['median_publisher']:,.0f} records/s | kafka-python pre-encoded and signed "
                      f"{pb['median_raw']:,.0f}/s | **{pb['ratio']:.2f}x** (bar ≥ 0.5x) |")
     rs = results.get("restart")
     if rs:

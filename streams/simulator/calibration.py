@@ -2,10 +2,14 @@
 
 Pulse holds one app's digital transactions only, so it gives relative volumes,
 ticket sizes, growth and the purpose mix, never a digital share. The digital
-share and the seeding coverage below are derived heuristically from how
-intensively each district uses the app (transactions per registered user): the
-busier district gets the higher share, within bounds that match the 72-94 %
-coverage SLBCs report. Everything uses the latest year in the extract.
+share, the seeding coverage and the share of digital bill payments made by
+scanning the bill's QR code are derived heuristically from how intensively each
+district uses the app (transactions per registered user): the busier district
+gets the higher share, within bounds that match the 72-94 % coverage SLBCs
+report (the QR share's bounds are an assumption: nobody publishes it). The
+utility bills' share of digital transactions is Pulse's own "Recharge & bill
+payments" share, less the recharges (``BILL_SHARE_OF_RECHARGE_AND_BILLS``).
+Everything uses the latest year in the extract.
 """
 
 from __future__ import annotations
@@ -21,7 +25,10 @@ from importlib import resources
 from ..registry import DistrictRegistry, default_registry
 
 __all__ = [
+    "BILL_QR_SHARE_RANGE",
+    "BILL_SHARE_OF_RECHARGE_AND_BILLS",
     "DIGITAL_SHARE_RANGE",
+    "GOVT_SHARES",
     "SEEDED_SHARE_RANGE",
     "Calibration",
     "DistrictProfile",
@@ -38,18 +45,30 @@ TYPES_FILE = "phonepe-pulse-uttarakhand-types.csv"
 DIGITAL_SHARE_RANGE = (0.55, 0.90)
 #: Bounds of the first-load seeding coverage of the least and most digital district.
 SEEDED_SHARE_RANGE = (0.70, 0.90)
+#: Bounds of the share of *digital* utility-bill payments made by scanning the bill's UPI QR
+#: code, least and most digital district. The directive puts a QR code on every energy, water and
+#: housing bill; how many payers scan it rather than pay in an app, by netbanking, card or
+#: auto-debit is not published: an assumption, rising with the district's digital habit.
+BILL_QR_SHARE_RANGE = (0.15, 0.40)
 
-#: Pulse transaction type -> schema Purpose shares. "Recharge & bill payments" has no finer
-#: split in Pulse: recharges (mobile, DTH) become OTHER, bills are split by assumption.
+#: The bills' part of Pulse's "Recharge & bill payments" (the rest: mobile and DTH recharges,
+#: simulated as OTHER). Pulse has no finer split: an assumption.
+BILL_SHARE_OF_RECHARGE_AND_BILLS = 0.5
+#: How the bills divide between energy, water and housing (an assumption: electricity is billed
+#: monthly or bimonthly to nearly every household, water and housing dues less often, to fewer).
+_BILL_SPLIT = {"BILL_ENERGY": 0.6, "BILL_WATER": 0.2, "BILL_HOUSING": 0.2}
+
+#: Pulse transaction type -> schema Purpose shares.
 _TYPE_TO_PURPOSES: dict[str, dict[str, float]] = {
     "Peer-to-peer payments": {"P2P": 1.0},
     "Merchant payments": {"P2M": 1.0},
-    "Recharge & bill payments": {"OTHER": 0.5, "BILL_ENERGY": 0.3, "BILL_WATER": 0.1, "BILL_HOUSING": 0.1},
+    "Recharge & bill payments": {"OTHER": 1.0 - BILL_SHARE_OF_RECHARGE_AND_BILLS,
+                                 **{p: BILL_SHARE_OF_RECHARGE_AND_BILLS * w for p, w in _BILL_SPLIT.items()}},
     "Financial Services": {"OTHER": 1.0},
     "Others": {"OTHER": 1.0},
 }
 #: Government flows Pulse does not see (an assumption): carved out of the digital mix.
-_GOVT_SHARES = {"GOVT_RECEIPT": 0.02, "GOVT_PAYMENT": 0.01, "DBT": 0.02}
+GOVT_SHARES = {"GOVT_RECEIPT": 0.02, "GOVT_PAYMENT": 0.01, "DBT": 0.02}
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +92,8 @@ class DistrictProfile:
     digital_share: float
     #: Simulated seeded share of the first load (heuristic from ``intensity``).
     seeded_share: float
+    #: Share of digital utility-bill payments made by UPI QR (heuristic from ``intensity``).
+    bill_qr_share: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,9 +148,9 @@ def purpose_mix(types_csv: str, year: int) -> tuple[dict[str, float], dict[str, 
     factor = {p: (value[p] / count[p]) / state_ticket for p in count}
     # Government flows: ticket of a bill payment (receipts) or of P2P (payments, DBT).
     factor.update(GOVT_RECEIPT=factor["BILL_ENERGY"], GOVT_PAYMENT=factor["P2P"], DBT=factor["P2P"] * 0.5)
-    keep = 1.0 - sum(_GOVT_SHARES.values())
+    keep = 1.0 - sum(GOVT_SHARES.values())
     mix = {p: n / total_n * keep for p, n in count.items()}
-    mix.update(_GOVT_SHARES)
+    mix.update(GOVT_SHARES)
     return mix, factor
 
 
@@ -169,6 +190,7 @@ def calibrate(districts_csv: str, types_csv: str, registry: DistrictRegistry,
             user_share=users[name] / total_users,
             digital_share=_scale(logs[name], lo, hi, DIGITAL_SHARE_RANGE),
             seeded_share=_scale(logs[name], lo, hi, SEEDED_SHARE_RANGE),
+            bill_qr_share=_scale(logs[name], lo, hi, BILL_QR_SHARE_RANGE),
         ))
     mix, factor = purpose_mix(types_csv, year)
     return Calibration(year, tuple(sorted(profiles, key=lambda p: p.lgd)), mix, factor)

@@ -1,5 +1,20 @@
 """Pure, seeded generation of realistic PaymentEvents and SeedingEvents.
 
+What a payment looks like: a district (by its calibrated volume), a bank (by market share) and
+one of that bank's real branches dealt to the district; digital or not by the district's
+digital share and the bank's lean; a purpose from the digital or the cash-and-paper mix; a
+channel for the purpose (utility bills paid digitally are scanned from the bill's UPI QR code
+at the district's calibrated rate; DBT goes by NACH, government payments by NEFT or cheque); a
+``department_code`` for the purposes that are a department's (below); an amount around the
+district's Pulse ticket; and an outcome with the bank's own technical and business decline
+rates (``Bank``).
+
+Departments: utility bills are the receipts of the department that bills them (BILL_ENERGY ->
+ENERGY, BILL_WATER -> WATER, BILL_HOUSING -> HOUSING) and carry its code, so a department's
+digital share counts its bills; GOVT_RECEIPT, GOVT_PAYMENT and DBT name a department drawn from
+a mix per purpose, digital and paper apart (the revenue office's counter still takes cash, the
+treasury pays salaries and pensions electronically); every other purpose carries none (null).
+
 No I/O and no clock: callers pass ``now_ms``. Payments, seeding and the branch
 and account layout each draw from their own ``random.Random`` derived from the
 seed, so the same seed gives the same sequences however a live feed interleaves
@@ -21,10 +36,14 @@ from typing import Any
 from ..avro_codec import load_schema
 from ..banks import default_banks
 from ..channels import is_digital
+from ..departments import default_departments
 from .calibration import Calibration, default_calibration
 
 __all__ = [
+    "BILL_CHANNEL_WEIGHTS",
+    "BILL_DEPARTMENT",
     "DEFAULT_BANKS",
+    "DEPARTMENT_MIX",
     "DIGITAL_CHANNEL_WEIGHTS",
     "NON_DIGITAL_CHANNEL_WEIGHTS",
     "Bank",
@@ -36,25 +55,34 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Bank:
-    """A partner bank: its IFSC prefix, market share and lean towards digital modes."""
+    """A partner bank: its IFSC prefix, market share, lean towards digital modes and decline rates."""
 
     code: str
     weight: float
     #: Added to the district's digital probability (private banks lean digital).
     digital_tilt: float = 0.0
+    #: Share of its digital attempts declined on the bank's or network's side (NPCI's TD %).
+    technical_decline: float = 0.010
+    #: Share of its digital attempts declined on the customer's side (NPCI's BD %).
+    business_decline: float = 0.035
 
 
-#: Real IFSC prefixes with rough Uttarakhand market shares (an assumption, not published data).
+#: Real IFSC prefixes with rough Uttarakhand market shares (an assumption, not published data),
+#: and decline rates of digital attempts of the order NPCI's monthly per-bank UPI tables show
+#: (assumed, not copied from them): technical declines around 1 % overall (RBI advises banks to
+#: keep them below 1 %), lower at the large private banks, worse at the small and regional ones;
+#: business declines (wrong PIN, insufficient balance) a few %. Weighted by market share: TD
+#: 1.05 %, BD 3.5 %.
 DEFAULT_BANKS: dict[str, Bank] = {b.code: b for b in (
-    Bank("SBIN", 0.30, 0.00),   # State Bank of India
-    Bank("PUNB", 0.15, -0.02),  # Punjab National Bank
-    Bank("BARB", 0.10, 0.00),   # Bank of Baroda
-    Bank("CNRB", 0.07, 0.00),   # Canara Bank
-    Bank("UBIN", 0.07, 0.00),   # Union Bank of India
-    Bank("HDFC", 0.10, 0.06),   # HDFC Bank
-    Bank("ICIC", 0.08, 0.06),   # ICICI Bank
-    Bank("UTKS", 0.05, -0.04),  # Utkarsh Small Finance Bank
-    Bank("NTBL", 0.08, -0.04),  # The Nainital Bank
+    Bank("SBIN", 0.30, 0.00, 0.009, 0.035),   # State Bank of India
+    Bank("PUNB", 0.15, -0.02, 0.012, 0.038),  # Punjab National Bank
+    Bank("BARB", 0.10, 0.00, 0.008, 0.032),   # Bank of Baroda
+    Bank("CNRB", 0.07, 0.00, 0.010, 0.034),   # Canara Bank
+    Bank("UBIN", 0.07, 0.00, 0.011, 0.036),   # Union Bank of India
+    Bank("HDFC", 0.10, 0.06, 0.005, 0.026),   # HDFC Bank
+    Bank("ICIC", 0.08, 0.06, 0.006, 0.028),   # ICICI Bank
+    Bank("UTKS", 0.05, -0.04, 0.022, 0.045),  # Utkarsh Small Finance Bank
+    Bank("NTBL", 0.08, -0.04, 0.018, 0.042),  # The Nainital Bank
 )}
 
 #: Digital channels by share of digital transaction count (UPI dominant, as in NPCI/RBI data).
@@ -64,6 +92,30 @@ DIGITAL_CHANNEL_WEIGHTS: dict[str, float] = {
     "INTERNET_BANKING": 0.02, "MOBILE_BANKING": 0.033, "NACH": 0.02,
 }
 NON_DIGITAL_CHANNEL_WEIGHTS: dict[str, float] = {"CASH": 0.90, "CHEQUE": 0.08, "DEMAND_DRAFT": 0.02}
+#: Digital utility bills not paid by scanning the bill's QR code (that share is the district's
+#: ``bill_qr_share``): in a UPI app (BBPS), by net or mobile banking, card, or auto-debit (NACH).
+BILL_CHANNEL_WEIGHTS: dict[str, float] = {
+    "UPI": 0.50, "BHIM": 0.02, "INTERNET_BANKING": 0.12, "MOBILE_BANKING": 0.10, "DEBIT_CARD": 0.10,
+    "CREDIT_CARD": 0.06, "NACH": 0.10,
+}
+_BILLS = frozenset({"BILL_ENERGY", "BILL_WATER", "BILL_HOUSING"})
+#: A bill is a receipt of the department that issues it: it carries that department's code.
+BILL_DEPARTMENT = {"BILL_ENERGY": "ENERGY", "BILL_WATER": "WATER", "BILL_HOUSING": "HOUSING"}
+#: (purpose, digital?) -> department mix (an assumption). Receipts: transport (vehicle tax,
+#: licences, challans) and revenue (stamp duty, land records) lead online, revenue at the cash
+#: counter; payments: the treasury's salaries and pensions are electronic, departments' own
+#: vendor payments still go partly by cheque; DBT: scholarships, health schemes, relief, pensions.
+DEPARTMENT_MIX: dict[tuple[str, bool], dict[str, float]] = {
+    ("GOVT_RECEIPT", True): {"TRANSPORT": 0.30, "REVENUE": 0.25, "HEALTH": 0.10, "EDUCATION": 0.10,
+                             "ENERGY": 0.10, "WATER": 0.08, "HOUSING": 0.07},
+    ("GOVT_RECEIPT", False): {"REVENUE": 0.40, "TRANSPORT": 0.15, "HEALTH": 0.15, "EDUCATION": 0.15,
+                              "ENERGY": 0.05, "WATER": 0.05, "HOUSING": 0.05},
+    ("GOVT_PAYMENT", True): {"TREASURY": 0.55, "EDUCATION": 0.12, "HEALTH": 0.10, "REVENUE": 0.06,
+                             "TRANSPORT": 0.05, "ENERGY": 0.05, "WATER": 0.04, "HOUSING": 0.03},
+    ("GOVT_PAYMENT", False): {"TREASURY": 0.10, "EDUCATION": 0.25, "HEALTH": 0.20, "REVENUE": 0.20,
+                              "TRANSPORT": 0.05, "ENERGY": 0.07, "WATER": 0.08, "HOUSING": 0.05},
+    ("DBT", True): {"EDUCATION": 0.35, "TREASURY": 0.30, "HEALTH": 0.20, "REVENUE": 0.15},
+}
 
 #: Mean ticket of a channel relative to the district's (purpose-adjusted) ticket.
 _CHANNEL_TICKET = {
@@ -78,13 +130,15 @@ _SIGMA = 1.0  # lognormal spread of amounts
 
 #: Purpose mix of cash and paper payments (an assumption: Pulse sees digital only).
 _NON_DIGITAL_PURPOSES = {"P2P": 0.45, "P2M": 0.35, "BILL_ENERGY": 0.06, "BILL_WATER": 0.03,
-                         "BILL_HOUSING": 0.02, "GOVT_RECEIPT": 0.05, "OTHER": 0.04}
-#: Government disbursements go out by NACH (DBT via the Aadhaar Payment Bridge) or NEFT.
+                         "BILL_HOUSING": 0.02, "GOVT_RECEIPT": 0.05, "GOVT_PAYMENT": 0.01, "OTHER": 0.03}
+#: Government disbursements go out by NACH (DBT via the Aadhaar Payment Bridge) or NEFT, and on
+#: paper by cheque.
 _FORCED_CHANNEL = {"DBT": "NACH", "GOVT_PAYMENT": "NEFT"}
+_FORCED_PAPER_CHANNEL = {"GOVT_PAYMENT": "CHEQUE"}
 
-#: (technical, business) decline probabilities.
-_DIGITAL_DECLINES = (0.015, 0.03)
-_PAPER_DECLINES = (0.002, 0.02)  # a bounced cheque is a business decline
+#: (technical, business) decline probabilities of cheques and drafts (a bounce is a business
+#: decline); cash never fails. Digital declines are the bank's (``Bank``).
+_PAPER_DECLINES = (0.002, 0.02)
 
 #: Seeding trickle: share of changes that open a new (unseeded) account instead of seeding one.
 _NEW_ACCOUNT_SHARE = 0.15
@@ -111,6 +165,16 @@ def _check_channels() -> None:
     if set(channel) != known or not all(is_digital(c) for c in DIGITAL_CHANNEL_WEIGHTS) \
             or any(is_digital(c) for c in NON_DIGITAL_CHANNEL_WEIGHTS):
         raise RuntimeError("simulator channel weights are out of step with the schema or streams.channels")
+    if set(BILL_CHANNEL_WEIGHTS) - set(DIGITAL_CHANNEL_WEIGHTS) or "UPI_QR" in BILL_CHANNEL_WEIGHTS:
+        raise RuntimeError("bill channels must be digital channels other than UPI_QR")
+
+
+def _check_departments() -> None:
+    known = default_departments()
+    used = set(BILL_DEPARTMENT.values()).union(*DEPARTMENT_MIX.values())
+    missing = sorted(c for c in used if c not in known)
+    if missing:
+        raise RuntimeError(f"simulator departments not in the department registry: {', '.join(missing)}")
 
 
 class Simulator:
@@ -119,6 +183,7 @@ class Simulator:
     def __init__(self, seed: int = 0, banks: Sequence[str] | None = None, accounts: int = 20_000,
                  calibration: Calibration | None = None) -> None:
         _check_channels()
+        _check_departments()
         if seed < 0:
             raise ValueError("seed must not be negative")
         self.seed = seed
@@ -132,7 +197,8 @@ class Simulator:
         total = sum(b.weight for b in chosen)
         mean_tilt = sum(b.weight * b.digital_tilt for b in chosen) / total
         # Re-centre the tilts: banks move shares between them, not the district's average.
-        self.banks = [Bank(b.code, b.weight / total, b.digital_tilt - mean_tilt) for b in chosen]
+        self.banks = [Bank(b.code, b.weight / total, b.digital_tilt - mean_tilt, b.technical_decline,
+                           b.business_decline) for b in chosen]
         self._tag = f"{seed:_}"  # underscores: a long seed never forms a 12-digit run
         self._pay_rng = random.Random(f"{seed}:payments")
         self._seed_rng = random.Random(f"{seed}:seeding")
@@ -145,6 +211,8 @@ class Simulator:
         self._paper_channel = _Picker(NON_DIGITAL_CHANNEL_WEIGHTS)
         self._digital_purpose = _Picker(self.cal.purpose_mix)
         self._paper_purpose = _Picker(_NON_DIGITAL_PURPOSES)
+        self._bill_channel = _Picker(BILL_CHANNEL_WEIGHTS)
+        self._department = {k: _Picker(mix) for k, mix in DEPARTMENT_MIX.items()}
         self._override: dict[int, float] = {}
         self._branches = self._layout()
         self._book: list[tuple[int, str, str, str]] = []  # (lgd, bank, account_ref, status)
@@ -228,14 +296,22 @@ class Simulator:
         p_digital = self._override.get(lgd)
         if p_digital is None:
             p_digital = min(0.99, max(0.01, profile.digital_share + bank.digital_tilt))
-        if rng.random() < p_digital:
+        digital = rng.random() < p_digital
+        if digital:
             purpose = self._digital_purpose(rng)
-            channel = _FORCED_CHANNEL.get(purpose) or self._digital_channel(rng)
-            tech, business = _DIGITAL_DECLINES
+            if purpose in _BILLS:
+                channel = "UPI_QR" if rng.random() < profile.bill_qr_share else self._bill_channel(rng)
+            else:
+                channel = _FORCED_CHANNEL.get(purpose) or self._digital_channel(rng)
+            tech, business = bank.technical_decline, bank.business_decline
         else:
             purpose = self._paper_purpose(rng)
-            channel = self._paper_channel(rng)
+            channel = _FORCED_PAPER_CHANNEL.get(purpose) or self._paper_channel(rng)
             tech, business = (0.0, 0.0) if channel == "CASH" else _PAPER_DECLINES
+        department = BILL_DEPARTMENT.get(purpose)
+        if department is None:
+            pick = self._department.get((purpose, digital))
+            department = pick(rng) if pick is not None else None
         factor = self.cal.purpose_ticket_factor.get(purpose, 1.0) * _CHANNEL_TICKET[channel]
         mean = profile.ticket_inr * factor
         amount = self._amount_paise(mean, channel, rng)
@@ -252,6 +328,7 @@ class Simulator:
             "amount_paise": amount,
             "status": status,
             "purpose": purpose,
+            "department_code": department,
         }
 
     def payments(self, n: int, now_ms: int) -> list[dict[str, Any]]:

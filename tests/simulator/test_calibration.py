@@ -11,7 +11,7 @@ import pytest
 
 from streams.avro_codec import load_schema
 from streams.registry import DistrictRegistry
-from streams.simulator.calibration import DIGITAL_SHARE_RANGE, Calibration, default_calibration
+from streams.simulator.calibration import BILL_QR_SHARE_RANGE, DIGITAL_SHARE_RANGE, Calibration, default_calibration
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +54,10 @@ def test_tickets_shares_and_growth_are_plausible(cal: Calibration) -> None:
         assert lo <= d.digital_share <= hi
         assert 0.5 < d.growth < 3
         assert 0.7 <= d.seeded_share <= 0.9
-    # The cash-heavy hill district is less digital than the capital.
+        assert BILL_QR_SHARE_RANGE[0] <= d.bill_qr_share <= BILL_QR_SHARE_RANGE[1]
+    # The cash-heavy hill district is less digital than the capital, and scans fewer bills' QR codes.
     assert cal.by_lgd(46).digital_share < cal.by_lgd(49).digital_share
+    assert cal.by_lgd(46).bill_qr_share < cal.by_lgd(49).bill_qr_share
 
 
 def test_purpose_mix_sums_to_one_over_schema_symbols(cal: Calibration) -> None:

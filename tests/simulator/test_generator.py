@@ -115,8 +115,8 @@ def test_channel_mix(payments: list[dict[str, Any]]) -> None:
 def test_status_mix(payments: list[dict[str, Any]]) -> None:
     digital = [e["status"] for e in payments if is_digital(e["channel"])]
     st = Counter(digital)
-    assert 0.01 <= st["TECHNICAL_DECLINE"] / len(digital) <= 0.02
-    assert 0.02 <= st["BUSINESS_DECLINE"] / len(digital) <= 0.04
+    assert 0.008 <= st["TECHNICAL_DECLINE"] / len(digital) <= 0.013  # per bank: tests/simulator/test_realism.py
+    assert 0.025 <= st["BUSINESS_DECLINE"] / len(digital) <= 0.045
     assert all(e["status"] == "SUCCESS" for e in payments if e["channel"] == "CASH")
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from ..aadhaar import redact
 from ..errors import BankMismatch, MalformedEvent
 
-__all__ = ["MS_RANGE", "BankMismatch", "RecordBuilder", "parse_timestamp_ms"]
+__all__ = ["BLANK_IS_NULL", "MS_RANGE", "BankMismatch", "RecordBuilder", "parse_timestamp_ms"]
 
 Converter = Callable[[Any], Any]
 
@@ -26,6 +26,10 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 _INT_RANGE = {"int": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
 _MISSING = object()
+#: Nullable fields where a blank string (empty or spaces, as a spreadsheet export writes an unset
+#: code into JSON) means "none": the field's default (null), as an empty CSV cell does. Elsewhere
+#: a blank string stays a value (and is refused if it is not a valid one).
+BLANK_IS_NULL = frozenset({"department_code"})
 
 
 #: Numbers for occurred_at are epoch milliseconds, and only those from 1973-03-03 (10^11 ms) to year 5138
@@ -170,6 +174,12 @@ def _nullable(inner: Converter) -> Converter:
     return conv
 
 
+def _blank_is_null(inner: Converter) -> Converter:
+    def conv(v: Any) -> Any:
+        return None if v is None or (type(v) is str and not v.strip()) else inner(v)
+    return conv
+
+
 def _converter(name: str, avro_type: Any) -> Converter:
     """The converter for one field's Avro type; unsupported types fail at start-up, not per record."""
     if isinstance(avro_type, list):
@@ -201,8 +211,11 @@ class RecordBuilder:
     """Builds schema-conformant records for one schema and one bank.
 
     Input keys are the Avro field names. An absent key takes the field's default
-    (``null`` for nullable fields); ``bank_code`` is filled from the bank, and a
-    different ``bank_code`` is refused so one bank cannot publish as another.
+    (``null`` for nullable fields), and so does a blank string in a ``BLANK_IS_NULL``
+    field; ``bank_code`` is filled from the bank, and a different ``bank_code`` is
+    refused so one bank cannot publish as another. Whether a ``department_code`` is a
+    known department is ``check_event``'s to decide (``unknown_department``), as the
+    worker does.
     """
 
     def __init__(self, schema: dict[str, Any], bank_code: str) -> None:
@@ -212,7 +225,10 @@ class RecordBuilder:
             default = f.get("default", _MISSING)
             if f["name"] == "bank_code":
                 default = bank_code
-            self.fields.append((f["name"], _converter(f["name"], f["type"]), default))
+            conv = _converter(f["name"], f["type"])
+            if f["name"] in BLANK_IS_NULL and isinstance(f["type"], list) and "null" in f["type"]:
+                conv = _blank_is_null(conv)
+            self.fields.append((f["name"], conv, default))
         self.names = frozenset(name for name, _, _ in self.fields)
         #: Fields a CSV header must have: no default and not filled in by the publisher.
         self.required = [name for name, _, default in self.fields if default is _MISSING]

@@ -42,7 +42,9 @@ def publish(settings: Settings, capsys: pytest.CaptureFixture[str], *argv: str) 
 def expected_payment(obj: dict[str, Any]) -> dict[str, Any]:
     from datetime import datetime
 
-    rec = {"bank_code": "SBIN", "branch_ifsc": None, "purpose": "OTHER", **obj}
+    rec = {"bank_code": "SBIN", "branch_ifsc": None, "purpose": "OTHER", "department_code": None, **obj}
+    if isinstance(rec["department_code"], str) and not rec["department_code"].strip():
+        rec["department_code"] = None  # a blank code is no code
     if isinstance(rec["occurred_at"], str):
         rec["occurred_at"] = int(datetime.fromisoformat(rec["occurred_at"]).timestamp() * 1000)
     return rec
@@ -84,6 +86,35 @@ def test_csv_lands_with_empty_cells_as_null(settings: Settings, tmp_path: Path,
     assert all(k == district_key(v["district_lgd"]) for k, _, v in got)
 
 
+def _with_departments(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Bills with their department's code, receipts with a department, blank codes, and none."""
+    codes = [("BILL_ENERGY", "ENERGY"), ("GOVT_RECEIPT", "TRANSPORT"), ("GOVT_PAYMENT", "TREASURY"),
+             ("DBT", "EDUCATION"), ("BILL_WATER", ""), ("P2M", None), ("P2P", "  ")]
+    for i, obj in enumerate(objs):
+        purpose, code = codes[i % len(codes)]
+        obj["purpose"] = purpose
+        if code is not None:
+            obj["department_code"] = code
+    return objs
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_department_codes_land_and_blank_ones_are_null(settings: Settings, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str], fmt: str) -> None:
+    objs = _with_departments([payment(i) for i in range(70)])
+    if fmt == "csv":
+        src = write_csv(tmp_path / "sbin.csv", objs, list(dict.fromkeys(k for o in objs for k in o)))
+        assert ",ENERGY" in src.read_text() and ",  " in src.read_text()
+    else:
+        src = write_jsonl(tmp_path / "sbin.jsonl", objs)
+        assert '"department_code": ""' in src.read_text()
+    code, out, err = publish(settings, capsys, str(src), "--kind", "payments", "--bank", "SBIN")
+    assert (code, err) == (0, "") and "sent=70 rejected=0" in out
+    got = sorted((v for _, _, v in consume(settings, settings.payments_topic, 70)), key=lambda r: r["event_id"])
+    assert got == [expected_payment(o) for o in objs]
+    assert {r["department_code"] for r in got} == {"ENERGY", "TRANSPORT", "TREASURY", "EDUCATION", None}
+
+
 def test_seeding_from_stdin(settings: Settings, tmp_path: Path) -> None:
     lines = "".join(json.dumps(seeding(i)) + "\n" for i in range(50))
     proc = subprocess.run([sys.executable, "-m", "streams", "publish", "-", "--kind", "seeding", "--bank", "SBIN"],
@@ -108,6 +139,10 @@ BAD_PAYMENTS: list[tuple[Any, str, str | None]] = [
     (payment(1008, occurred_at="2021-03-31T10:15:00"), "malformed", "occurred_at"),
     # older than the dedupe horizon (7 days): the worker could not deduplicate it
     (payment(1009, occurred_at=int(time.time() * 1000) - 8 * 86_400_000), "too_old", "occurred_at"),
+    # not in the department registry (codes are capitals: ENERGY, not energy)
+    (payment(1010, purpose="GOVT_RECEIPT", department_code="MINING"), "unknown_department", "department_code"),
+    (payment(1011, purpose="BILL_ENERGY", department_code="energy"), "unknown_department", "department_code"),
+    (payment(1012, department_code=7), "malformed", "department_code"),
 ]
 
 
@@ -137,7 +172,7 @@ def test_bad_records_are_rejected_and_the_rest_sent(settings: Settings, tmp_path
 
     code, out, _ = publish(settings, capsys, str(src), "--kind", "payments", "--bank", "SBIN",
                            "--rejects", str(rejects))
-    assert code == 2 and "sent=0 rejected=0 (+9 in earlier runs) skipped=40" in out
+    assert code == 2 and f"sent=0 rejected=0 (+{len(BAD_PAYMENTS)} in earlier runs) skipped=40" in out
     assert len(rejects.read_text().splitlines()) == len(BAD_PAYMENTS)
 
 

@@ -61,6 +61,19 @@ def test_absent_fields_take_their_defaults(payments: RecordBuilder) -> None:
         payments.build(obj)
 
 
+def test_department_code_absent_or_blank_is_null(payments: RecordBuilder) -> None:
+    assert payments.build(payment(1))["department_code"] is None
+    for blank in ("", "   ", None):
+        assert payments.build(payment(1, department_code=blank))["department_code"] is None
+    assert payments.build(payment(1, department_code="ENERGY"))["department_code"] == "ENERGY"
+    # whether the code is a department's is check_event's (unknown_department), not the builder's
+    assert payments.build(payment(1, department_code="MINING"))["department_code"] == "MINING"
+    assert payments.build(payment(1, branch_ifsc=""))["branch_ifsc"] == ""  # blank-is-null is per field
+    with pytest.raises(MalformedEvent) as e:
+        payments.build(payment(1, department_code=7))
+    assert e.value.field == "department_code"
+
+
 def test_csv_strings_are_coerced(payments: RecordBuilder) -> None:
     rec = payments.build({"event_id": "e1", "occurred_at": str(T0), "district_lgd": "45", "channel": "UPI",
                           "amount_paise": "1050", "status": "SUCCESS"})

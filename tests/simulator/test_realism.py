@@ -101,7 +101,7 @@ def test_bills_qr_share_and_digital_share_of_all_successful_bills(payments: list
     assert 0.3 < dig < 0.85
     share = {lgd: sum(is_digital(e["channel"]) for e in ok if e["district_lgd"] == lgd)
              / sum(e["district_lgd"] == lgd for e in ok) for lgd in (49, 46)}
-    assert share[49] > share[46] + 0.2  # Dehradun ~0.7, Bageshwar ~0.3
+    assert share[49] > share[46] + 0.2  # Dehradun ~0.63, Bageshwar ~0.24
     assert all(not is_digital(e["channel"]) or e["channel"] != "NEFT" for e in ok)  # bills: no NEFT
 
 

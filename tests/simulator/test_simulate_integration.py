@@ -12,9 +12,11 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from streams.avro_codec import codec_for
+from streams.banks import default_banks
 from streams.channels import is_digital
 from streams.commands import simulate
 from streams.config import Settings
+from streams.departments import default_departments
 from streams.simulator.feed import preproduce
 
 pytestmark = pytest.mark.integration
@@ -64,6 +66,14 @@ def test_simulate_honours_rate_keys_and_drop(settings: Settings, capsys: pytest.
         assert key == str(rec["district_lgd"]).encode()
         records.append(rec)
     assert len({r["event_id"] for r in records}) == len(records)
+    # What lands carries the directive's lines, each a value the worker accepts.
+    departments, banks = default_departments(), default_banks()
+    for r in records:
+        assert r["department_code"] is None or r["department_code"] in departments
+        if r["branch_ifsc"] is not None:
+            banks.check_branch(r["bank_code"], r["branch_ifsc"])
+    assert {r["department_code"] for r in records if r["purpose"] == "BILL_ENERGY"} == {"ENERGY"}
+    assert {"TECHNICAL_DECLINE", "BUSINESS_DECLINE", "SUCCESS"} == {r["status"] for r in records}
     # Paced over ~3 s of event time, not sent in one burst.
     t0 = min(r["occurred_at"] for r in records)
     assert 2500 <= max(r["occurred_at"] for r in records) - t0 <= 3500

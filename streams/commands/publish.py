@@ -7,12 +7,16 @@ occurred_at is ISO-8601 with a UTC offset (2021-03-31T10:15:00+05:30) or epoch
 milliseconds (a number from 10^11 to 10^14: epoch seconds or microseconds are
 rejected, never rescaled); an empty CSV cell is null (or the field's default).
 bank_code may be left out (it is taken from --bank); a record naming another bank
-is rejected. Input is UTF-8 (a BOM is dropped); lines end in LF, CRLF or CR; a
-line or CSV record over 64 KiB is rejected (too_large); an unbalanced CSV quote
-rejects the line it opens on, and the lines after it are read as records.
+is rejected. department_code is optional: a code of the department registry
+(streams/data/departments.csv, e.g. ENERGY, REVENUE, TREASURY); left out, empty or
+blank it is null, and an unlisted code is rejected (unknown_department). Input
+is UTF-8 (a BOM is dropped); lines end in LF, CRLF or CR; a line or CSV record
+over 64 KiB is rejected (too_large); an unbalanced CSV quote rejects the line it
+opens on, and the lines after it are read as records.
 
-Every record is checked (schema, district registry, no future timestamps, no
-negative amounts, no Aadhaar-like numbers) before it is sent. A bad record is
+Every record is checked (schema; district, bank, branch and department
+registries; no future timestamps, no negative amounts, no Aadhaar-like numbers)
+before it is sent. A bad record is
 reported on stderr as FILE:LINE: field: reason: message, appended to the rejects
 file (redacted: no Aadhaar number is ever written), and does not stop the rest.
 Within a file the first record with an event_id is sent and later ones are

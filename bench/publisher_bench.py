@@ -39,6 +39,8 @@ from streams.topics import ensure_topics
 
 CHANNELS = ["UPI", "CASH", "DEBIT_CARD", "AEPS", "IMPS", "UPI_QR"]
 PURPOSES = ["P2P", "P2M", "BILL_ENERGY", "DBT", "OTHER"]
+#: The department a purpose's payments name (the others none), as the simulator's do.
+DEPARTMENTS = {"BILL_ENERGY": "ENERGY", "DBT": "EDUCATION"}
 
 
 def payments(n: int) -> list[dict[str, Any]]:
@@ -55,6 +57,7 @@ def payments(n: int) -> list[dict[str, Any]]:
         "amount_paise": 100 + (i * 7919) % 5_000_000,
         "status": "SUCCESS" if i % 17 else "TECHNICAL_DECLINE",
         "purpose": PURPOSES[i % len(PURPOSES)],
+        "department_code": DEPARTMENTS.get(PURPOSES[i % len(PURPOSES)]),
     } for i in range(n)]
 
 

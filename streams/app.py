@@ -1,4 +1,4 @@
-"""The Faust application: built from ``Settings``, with agents, tables, recovery and /metrics."""
+"""The Faust application: built from ``Settings``, with agents, tables, recovery, /metrics and the API."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from faust.web.base import BlueprintManager
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import log_redaction
+from .api import install_api
 from .banks import default_banks
 from .commits import BackgroundCommits
 from .config import Settings
@@ -85,6 +86,8 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
         web_port=settings.metrics_port,
         web_bind=settings.metrics_host,
         web_host=settings.metrics_host,
+        # what the group's assignment tells the other workers: the query API forwards there
+        canonical_url=settings.web_url,
         logging_config=None,
         # batch changelog records (one per seeding event): +49 % seeding throughput, same memory
         producer_linger=0.02,
@@ -156,6 +159,8 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     async def healthz(web: Any, request: Any) -> Any:
         return web.json({"worker": rt.worker_id, "payments_partitions": sorted(rt.payments),
                          "seeding_partitions": sorted(rt.seeding)})
+
+    install_api(app, rt)  # /api/v1/...: streams/api/
 
     app.digindex_runtime = rt  # type: ignore[attr-defined]
     return app, rt

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,9 @@ class Settings:
     data_dir: Path = Path("./digindex-data")
     metrics_port: int = 6066
     metrics_host: str = "127.0.0.1"
+    #: How the other workers reach this one's web server (the query API forwards to it);
+    #: default ``http://<metrics_host>:<metrics_port>``, the host name if bound to every address.
+    advertised_url: str | None = None
     log_level: str = "info"
     #: Consumer-group session timeout. tansu holds JoinGroup ~half of it: keep 2-3 s there,
     #: use Kafka's usual 30-60 s in production.
@@ -150,6 +154,16 @@ class Settings:
     @property
     def longest_window(self) -> float:
         return max(self.windows)
+
+    @property
+    def web_url(self) -> str:
+        """``advertised_url``, or this worker's web server as the others can reach it."""
+        if self.advertised_url:
+            return self.advertised_url.rstrip("/")
+        host = self.metrics_host
+        if host in ("", "0.0.0.0", "::"):
+            host = socket.gethostname()
+        return f"http://{host}:{self.metrics_port}"
 
     @property
     def seeding_directory_topic(self) -> str:
@@ -216,6 +230,7 @@ class Settings:
         kw: dict[str, Any] = {}
         conv: dict[str, Any] = {
             "broker": str, "app_id": str, "data_dir": Path, "metrics_port": int, "metrics_host": str,
+            "advertised_url": str,
             "log_level": str, "session_timeout": parse_duration, "topic_partitions": int,
             "payments_topic": str, "seeding_topic": str, "deadletter_topic": str, "windows": parse_windows,
             "dedupe_horizon": parse_duration, "max_future_skew": parse_duration,

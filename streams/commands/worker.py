@@ -1,7 +1,7 @@
 """Run a digindex worker (a Faust worker) against a Kafka-compatible broker.
 
 Several workers with the same --app-id share the partitions; each serves
-/metrics (Prometheus) and /healthz on its --metrics-port. State lives under
+/metrics (Prometheus), /healthz and the query API (/api/v1/...) on its --metrics-port. State lives under
 --data-dir (RocksDB) and is recoverable from the broker's changelog topics.
 
 Every message on the payments and seeding topics must be signed by a key of the key
@@ -24,8 +24,11 @@ from .common import add_broker_flags, settings_from_args
 def configure(parser: argparse.ArgumentParser) -> None:
     add_broker_flags(parser)
     parser.add_argument("--app-id", help="consumer group / application id (default digindex)")
-    parser.add_argument("--metrics-port", type=int, help="port for /metrics and /healthz (default 6066)")
+    parser.add_argument("--metrics-port", type=int, help="port for /metrics, /healthz and the API (default 6066)")
     parser.add_argument("--metrics-host", help="address to bind /metrics to (default 127.0.0.1)")
+    parser.add_argument("--advertised-url", help="URL the other workers reach this one's web server at, for the "
+                        "query API's forwarding (default http://<metrics-host>:<metrics-port>; the host name "
+                        "when bound to 0.0.0.0)")
     parser.add_argument("--data-dir", type=Path, help="RocksDB state directory (default ./digindex-data)")
     parser.add_argument("--log-level", choices=["debug", "info", "warn", "error"], help="default info")
     parser.add_argument("--session-timeout", type=parse_duration,
@@ -42,7 +45,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     settings = settings_from_args(args, settings).replace(
         app_id=args.app_id, metrics_port=args.metrics_port, metrics_host=args.metrics_host,
-        data_dir=args.data_dir, log_level=args.log_level, session_timeout=args.session_timeout,
+        advertised_url=args.advertised_url, data_dir=args.data_dir, log_level=args.log_level,
+        session_timeout=args.session_timeout,
         windows=parse_windows(args.windows) if args.windows else None, dedupe_horizon=args.dedupe_horizon,
     )
     return run_worker(settings)

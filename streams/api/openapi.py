@@ -1,0 +1,163 @@
+"""The API's OpenAPI 3 description, built from the running worker's own settings and registries.
+
+The allowed windows, district codes and bank codes are the worker's (``DIGINDEX_WINDOWS``, the
+district and bank registries), so the description is exact for the deployment that serves it.
+``tests/api/`` runs schemathesis against a live worker's copy and checks every response with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from .. import __version__
+from .params import DEFAULT_LIMIT, MAX_LIMIT, ORDERS
+
+__all__ = ["openapi"]
+
+_JSON = "application/json"
+_PROBLEM = "application/problem+json"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _share(text: str) -> dict[str, Any]:
+    return {"type": "number", "minimum": 0, "maximum": 1, "nullable": True, "description": text}
+
+
+def _count(text: str) -> dict[str, Any]:
+    return {"type": "integer", "minimum": 0, "description": text}
+
+
+def _obj(required: list[str], properties: dict[str, Any], closed: bool = True, **extra: Any) -> dict[str, Any]:
+    return {"type": "object", "required": required, "properties": properties, "additionalProperties": not closed,
+            **extra}
+
+
+def _problem(text: str) -> dict[str, Any]:
+    return {"description": text, "content": {_PROBLEM: {"schema": _ref("Problem")}}}
+
+
+def _ok(text: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": text, "content": {_JSON: {"schema": schema}}}
+
+
+def openapi(windows: list[str], districts: Iterable[int], banks: Iterable[str]) -> dict[str, Any]:
+    """The description for these windows (shortest first), district codes and bank codes."""
+    lgds = sorted(districts)
+    lgd = {"name": "lgd", "in": "path", "required": True, "example": lgds[0] if lgds else 45,
+           "description": "the district's Local Government Directory code",
+           "schema": {"type": "integer", "enum": lgds}}
+    unavailable = _problem("the worker owning the district's partition cannot answer now (rebalancing, restoring, "
+                           "unreachable); retry after the Retry-After header's seconds")
+    window_figures = _obj(
+        ["transactions", "successful", "digital_share", "digital_value_share", "technical_decline_ratio"], {
+            "transactions": _count("every payment attempt in the window (all statuses, all modes)"),
+            "successful": _count("successful payments in the window"),
+            "digital_share": _share("successful digital / all successful payments (null: none successful)"),
+            "digital_value_share": _share("value of successful digital / all successful payments"),
+            "technical_decline_ratio": _share("technical declines / all digital attempts"),
+        }, closed=False)
+    figures = _obj(["windows"], {
+        "last_event_timestamp_seconds": {"type": "number", "nullable": True,
+                                         "description": "event time of the latest accepted payment (Unix s)"},
+        "windows": _obj(windows, {w: _ref("WindowFigures") for w in windows}, closed=False),
+    }, closed=False, description="every figure the worker keeps for the district (streams/payments/state.py)")
+    district = _obj(["district_lgd", "district", "state", "target", "partition", "figures"], {
+        "district_lgd": {"type": "integer"}, "district": {"type": "string"}, "state": {"type": "string"},
+        "target": {"type": "number", "minimum": 0, "maximum": 1, "description": "configured digital-share target"},
+        "partition": {"type": "integer", "minimum": 0, "description": "the payments partition holding it"},
+        "figures": _ref("DistrictFigures"),
+    })
+    branch = _obj(["branch_ifsc", "bank", "transactions", "digital_share", "digital_value_share"], {
+        "branch_ifsc": {"type": "string", "pattern": "^[A-Z]{4}0[A-Z0-9]{6}$"},
+        "bank": {"type": "string", "pattern": "^[A-Z]{4}$"},
+        "transactions": _count("payments at the branch in the window"),
+        "digital_share": _share("successful digital / all successful payments at the branch"),
+        "digital_value_share": _share("the same by value"),
+    })
+    branches = _obj(["district_lgd", "district", "window", "bank", "order", "limit", "total", "branches"], {
+        "district_lgd": {"type": "integer"}, "district": {"type": "string"},
+        "window": {"type": "string", "enum": windows}, "bank": {"type": "string", "nullable": True},
+        "order": {"type": "string", "enum": list(ORDERS)},
+        "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+        "total": _count("branches matching before the limit"),
+        "branches": {"type": "array", "items": _ref("Branch"), "maxItems": MAX_LIMIT},
+    })
+    listing = _obj(["complete", "missing_partitions", "unreachable", "districts"], {
+        "complete": {"type": "boolean", "description": "every payments partition answered for"},
+        "missing_partitions": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+        "unreachable": {"type": "array", "items": _obj(["url", "partitions", "detail"], {
+            "url": {"type": "string"}, "partitions": {"type": "array", "items": {"type": "integer"}},
+            "detail": {"type": "string"}})},
+        "districts": {"type": "array", "items": _ref("District")},
+    })
+    local = _obj(["worker", "url", "partitions", "districts"], {
+        "worker": {"type": "string"}, "url": {"type": "string"},
+        "partitions": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+        "districts": {"type": "array", "items": _ref("District")},
+    })
+    problem = _obj(["type", "title", "status", "detail"], {
+        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+        "detail": {"type": "string", "description": "what is wrong"},
+        "parameter": {"type": "string", "description": "the parameter at fault"},
+    }, description="RFC 9457 problem details")
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "digindex query API", "version": __version__,
+                 "description": "District digitization figures from the workers' live state. Any worker answers "
+                                "any request (it forwards to the district's owner)."},
+        "paths": {
+            "/api/v1/districts": {"get": {
+                "operationId": "listDistricts", "summary": "every district with payments, from every worker",
+                "parameters": [
+                    {"name": "scope", "in": "query", "required": False,
+                     "description": "all (default): gathered from every worker; local: this worker's own only",
+                     "schema": {"type": "string", "enum": ["all", "local"], "default": "all"}},
+                    {"name": "allow_partial", "in": "query", "required": False,
+                     "description": "false: a 503 instead of an answer missing some partitions",
+                     "schema": {"type": "boolean", "default": True}},
+                ],
+                "responses": {"200": _ok("the districts (scope=all: DistrictList; scope=local: LocalDistricts)",
+                                         {"oneOf": [_ref("DistrictList"), _ref("LocalDistricts")]}),
+                              "400": _problem("a bad parameter"), "503": unavailable},
+            }},
+            "/api/v1/districts/{lgd}": {"get": {
+                "operationId": "getDistrict", "summary": "one district's figures",
+                "parameters": [lgd],
+                "responses": {"200": _ok("the district", _ref("District")), "400": _problem("a bad parameter"),
+                              "404": _problem("unknown district, or no payment of it accepted yet"),
+                              "503": unavailable},
+            }},
+            "/api/v1/districts/{lgd}/branches": {"get": {
+                "operationId": "getDistrictBranches", "summary": "the district's branches ranked by digital share",
+                "parameters": [
+                    lgd,
+                    {"name": "window", "in": "query", "required": False,
+                     "schema": {"type": "string", "enum": windows, "default": windows[-1]}},
+                    {"name": "bank", "in": "query", "required": False, "description": "only this bank's branches",
+                     "schema": {"type": "string", "enum": sorted(banks)}},
+                    {"name": "order", "in": "query", "required": False,
+                     "description": "worst: lowest digital share first; best: highest first; ties: more "
+                                    "transactions first, then IFSC; branches with no successful payment last",
+                     "schema": {"type": "string", "enum": list(ORDERS), "default": "worst"}},
+                    {"name": "limit", "in": "query", "required": False,
+                     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}},
+                ],
+                "responses": {"200": _ok("the ranked branches", _ref("BranchList")),
+                              "400": _problem("a bad parameter"),
+                              "404": _problem("unknown district, or no payment of it accepted yet"),
+                              "503": unavailable},
+            }},
+            "/api/v1/openapi.json": {"get": {
+                "operationId": "getOpenApi", "summary": "this description",
+                "responses": {"200": {"description": "OpenAPI 3", "content": {_JSON: {"schema": {"type": "object"}}}}},
+            }},
+        },
+        "components": {"schemas": {
+            "WindowFigures": window_figures, "DistrictFigures": figures, "District": district, "Branch": branch,
+            "BranchList": branches, "DistrictList": listing, "LocalDistricts": local, "Problem": problem,
+        }},
+    }

@@ -38,7 +38,8 @@ PEER_TIMEOUT = 5.0
 RETRY_AFTER = {"Retry-After": "1"}
 
 Owners = Mapping[str, frozenset[int]]
-Reply = tuple[int, str, bytes]
+#: (status, content type, worker that answered, body)
+Reply = tuple[int, str, str, bytes]
 
 
 def partition_of(lgd: int, partitions: int) -> int:
@@ -66,7 +67,7 @@ class Router:
         return None
 
     async def forward(self, path_qs: str, method: str, forwarded_by: str | None, partition: int) -> Reply:
-        """Ask the owner of ``partition`` for ``path_qs``; its (status, content type, body)."""
+        """Ask the owner of ``partition`` for ``path_qs``."""
         if forwarded_by is not None:
             raise unavailable(f"partition {partition} is not owned here any more (forwarded by {forwarded_by}: "
                               "the assignment is moving); retry")
@@ -85,7 +86,8 @@ class Router:
         timeout = aiohttp.ClientTimeout(total=self.timeout)
         async with self.session().request(method, url, headers={FORWARDED_HEADER: self.worker_id},
                                           timeout=timeout, allow_redirects=False) as r:
-            return r.status, r.headers.get("Content-Type", "application/json"), await r.read()
+            return (r.status, r.headers.get("Content-Type", "application/json"), r.headers.get(WORKER_HEADER, ""),
+                    await r.read())
 
     async def gather(self, local: Callable[[], dict[str, Any]], partitions: int, path: str) -> dict[str, Any]:
         """Every worker's ``?scope=local`` answer (this one's without a request), merged."""
@@ -95,7 +97,7 @@ class Router:
             if url.rstrip("/") == self.self_url:
                 return local()
             try:
-                status, _, body = await self._get(url.rstrip("/") + path + "?scope=local")
+                status, _, _, body = await self._get(url.rstrip("/") + path + "?scope=local")
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 return f"{type(exc).__name__} {exc}".rstrip()
             if status != 200:

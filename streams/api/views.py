@@ -71,9 +71,12 @@ class Api:
         state = self.rt.payments.get(partition)
         if state is not None:
             return self.respond(web, dumps(answer(state, partition)))
-        status, ctype, body = await self.router.forward(str(request.rel_url), request.method,
-                                                        request.headers.get(FORWARDED_HEADER), partition)
-        return web.bytes(body, content_type=ctype.split(";")[0], status=status)
+        status, ctype, worker, body = await self.router.forward(str(request.rel_url), request.method,
+                                                                request.headers.get(FORWARDED_HEADER), partition)
+        headers = {WORKER_HEADER: worker, "Cache-Control": "no-store"}
+        if status == 503:
+            headers["Retry-After"] = "1"
+        return web.bytes(body, content_type=ctype.split(";")[0], status=status, headers=headers)
 
     async def district(self, web: Any, request: Any, lgd: str) -> Any:
         only_params(_query(request), ())

@@ -23,7 +23,7 @@ def test_branch_query_defaults_and_values() -> None:
     ({"window": "2h"}, "window"), ({"window": ""}, "window"), ({"bank": "sbin"}, "bank"),
     ({"bank": "ZZZZ"}, "bank"), ({"bank": "SBIN0001"}, "bank"), ({"order": "WORST"}, "order"),
     ({"limit": "0"}, "limit"), ({"limit": "1001"}, "limit"), ({"limit": "-1"}, "limit"), ({"limit": "1.5"}, "limit"),
-    ({"limit": ""}, "limit"), ({"limit": "１"}, "limit"),
+    ({"limit": ""}, "limit"), ({"limit": "\uff11"}, "limit"),  # a fullwidth digit
 ])
 def test_bad_branch_parameters_are_400_naming_the_parameter(params: dict[str, str], parameter: str) -> None:
     with pytest.raises(ApiError) as e:

@@ -138,3 +138,13 @@ def test_kafka_kwargs() -> None:
     assert kw["sasl_plain_password"] == PASSWORD
     assert KafkaSecurity(protocol="SSL", ssl_cafile="/ca").kafka_python_kwargs() == {
         "security_protocol": "SSL", "ssl_cafile": "/ca"}
+
+
+def test_web_url_is_what_other_workers_reach() -> None:
+    import socket
+
+    assert Settings().web_url == "http://127.0.0.1:6066"
+    assert Settings(metrics_host="0.0.0.0", metrics_port=7000).web_url == f"http://{socket.gethostname()}:7000"
+    s = Settings.from_env({"DIGINDEX_ADVERTISED_URL": "http://w-0.digindex-worker:6066/"})
+    assert s.web_url == "http://w-0.digindex-worker:6066"
+    assert Settings.from_env(s.to_env()).advertised_url == s.advertised_url

@@ -3,11 +3,12 @@
 A district's payments live in the partition Kafka's default partitioner gives its key
 (``streams.topics``); the consumer group's assignment says which worker owns that partition
 and at what URL it serves (Faust's assignor spreads every member's advertised URL,
-``DIGINDEX_ADVERTISED_URL``, to the whole group: ``app.assignor.external_topics_metadata()``,
-the table the ``app.router`` of Faust reads). A request this worker cannot answer is forwarded
-once to that URL, marked with ``X-Digindex-Forwarded-By``; a forwarded request is never
-forwarded again, so two workers holding different views of a rebalance cannot bounce it
+``DIGINDEX_ADVERTISED_URL``, to the whole group: ``app.router.external_topics_metadata()``,
+the table Faust's own ``route_topic_req`` reads). A request this worker cannot answer is
+forwarded once to that URL, marked with ``X-Digindex-Forwarded-By``; a forwarded request is
+never forwarded again, so two workers holding different views of a rebalance cannot bounce it
 between them: the one that does not own the partition answers 503 and the client retries.
+(Faust's ``route_topic_req`` itself has no timeout and no loop guard, and a dead owner is a 500.)
 
 ``GET /api/v1/districts`` gathers every worker's own districts (``?scope=local``). Like a search
 cluster's partial results, a worker that does not answer in time does not fail the whole
@@ -107,7 +108,7 @@ class Router:
             except ValueError as exc:
                 return f"answered something that is not JSON ({exc})"
 
-        urls = sorted(owners)
+        urls = sorted(u for u, parts in owners.items() if parts)  # a member without payments partitions has none
         answers: list[dict[str, Any] | str] = list(await asyncio.gather(*(ask(u) for u in urls)))
         return merge_local_answers(owners, dict(zip(urls, answers, strict=True)), partitions)
 

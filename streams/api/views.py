@@ -137,7 +137,7 @@ def faust_router(app: faust.App, rt: Runtime) -> Router:
     topic = rt.settings.payments_topic
 
     def owners() -> dict[str, frozenset[int]]:
-        meta = app.assignor.external_topics_metadata()
+        meta = app.router.external_topics_metadata()  # the assignor's: every member's URL -> its partitions
         return {url: frozenset(tps.get(topic, ())) for url, tps in meta.items()}
 
     return Router(owners, str(app.conf.canonical_url), rt.worker_id, lambda: app.http_client)  # type: ignore[arg-type]

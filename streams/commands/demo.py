@@ -96,9 +96,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             kept = "" if tmp is None else ", removed at exit"
             print(f"digindex demo: broker {broker.url}; starting a worker (log: {log_path}{kept}) ...", flush=True)
             _wait_ready(settings.metrics_port, worker)
-            url = f"http://{settings.metrics_host}:{settings.metrics_port}/metrics"
-            print(f"digindex demo: metrics at {url} (Prometheus format); simulating {args.rate:g} payments/s",
-                  flush=True)
+            base = f"http://{settings.metrics_host}:{settings.metrics_port}"
+            print(f"digindex demo: metrics at {base}/metrics (Prometheus format), the query API at "
+                  f"{base}/api/v1/districts; simulating {args.rate:g} payments/s", flush=True)
             options = FeedOptions(rate=args.rate, seed=args.seed, accounts=args.accounts)
             feed = threading.Thread(target=run_feed, args=(settings, options),
                                     kwargs={"stop": stop, "out": open(os.devnull, "w")},  # noqa: SIM115
@@ -108,7 +108,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 timer = threading.Timer(args.duration, stop.set)
                 timer.daemon = True
                 timer.start()
-            run_board([url], interval=args.interval, stop=stop)
+            run_board([f"{base}/metrics"], interval=args.interval, stop=stop)
         except KeyboardInterrupt:
             pass
         finally:

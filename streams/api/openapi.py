@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .. import __version__
+from ..payments.rolling import STATUSES
 from .params import DEFAULT_LIMIT, MAX_LIMIT, ORDERS
 
 __all__ = ["openapi"]
@@ -52,17 +53,44 @@ def openapi(windows: list[str], districts: Iterable[int], banks: Iterable[str]) 
            "schema": {"type": "integer", "enum": lgds}}
     unavailable = _problem("the worker owning the district's partition cannot answer now (rebalancing, restoring, "
                            "unreachable); retry after the Retry-After header's seconds")
-    window_figures = _obj(
-        ["transactions", "successful", "digital_share", "digital_value_share", "technical_decline_ratio"], {
-            "transactions": _count("every payment attempt in the window (all statuses, all modes)"),
-            "successful": _count("successful payments in the window"),
-            "digital_share": _share("successful digital / all successful payments (null: none successful)"),
-            "digital_value_share": _share("value of successful digital / all successful payments"),
-            "technical_decline_ratio": _share("technical declines / all digital attempts"),
-        }, closed=False)
+    by_status = _obj(list(STATUSES), {st: _obj(["non_digital", "digital"], {
+        "non_digital": _count("payments by a non-digital channel"), "digital": _count("payments by a digital channel"),
+    }) for st in STATUSES}, description="status -> mode -> payments")
+    purpose = _obj(["transactions", "digital_share"], {
+        "transactions": _count("successful payments of the purpose"),
+        "digital_share": _share("digital / all successful payments of the purpose"),
+        "qr_share": _share("BILL_* only: paid by UPI_QR / all successful payments of the purpose"),
+    })
+    department = _obj(["transactions", "digital_share"], {
+        "transactions": _count("successful payments carrying the department code"),
+        "digital_share": _share("digital / all of them"),
+    })
+    bank = _obj(["transactions", "digital_attempts", "technical_decline_ratio", "business_decline_ratio"], {
+        "transactions": _ref("ByStatus"), "digital_attempts": _count("digital payments attempted"),
+        "technical_decline_ratio": _share("technical declines / digital attempts (NPCI's TD)"),
+        "business_decline_ratio": _share("business declines / digital attempts (NPCI's BD)"),
+        "branches_reporting": _count("branches with successful payments in the window"),
+        "branches_assessed": _count("of them, branches with at least the configured minimum of payments"),
+        "branches_below_target": _count("of those, branches whose digital share is below the district's target"),
+    })
+    window_figures = _obj(["transactions", "digital_share", "digital_value_share", "technical_decline_ratio"], {
+        "transactions": _ref("ByStatus"),
+        "digital_share": _share("successful digital / all successful payments (null: none successful)"),
+        "digital_value_share": _share("value of successful digital / all successful payments"),
+        "technical_decline_ratio": _share("technical declines / all digital attempts"),
+        "purposes": {"type": "object", "additionalProperties": _ref("PurposeFigures")},
+        "departments": {"type": "object", "additionalProperties": _ref("DepartmentFigures")},
+        "banks": {"type": "object", "additionalProperties": _ref("BankFigures")},
+    }, closed=False)
     figures = _obj(["windows"], {
-        "last_event_timestamp_seconds": {"type": "number", "nullable": True,
-                                         "description": "event time of the latest accepted payment (Unix s)"},
+        "district_lgd": {"type": "integer"}, "district": {"type": "string"},
+        "target": {"type": "number", "minimum": 0, "maximum": 1},
+        "branch_min_transactions": _count("a branch is judged against the target from this many payments on"),
+        "last_event_ms": _count("event time of the latest accepted payment (Unix ms; 0: none)"),
+        "payments_total": {"type": "object", "description": "channel -> status -> accepted payments (late included)",
+                           "additionalProperties": {"type": "object", "additionalProperties": {"type": "integer"}}},
+        "amount_rupees": _obj(["non_digital", "digital"], {"non_digital": {"type": "number", "minimum": 0},
+                                                           "digital": {"type": "number", "minimum": 0}}),
         "windows": _obj(windows, {w: _ref("WindowFigures") for w in windows}, closed=False),
     }, closed=False, description="every figure the worker keeps for the district (streams/payments/state.py)")
     district = _obj(["district_lgd", "district", "state", "target", "partition", "figures"], {
@@ -74,7 +102,7 @@ def openapi(windows: list[str], districts: Iterable[int], banks: Iterable[str]) 
     branch = _obj(["branch_ifsc", "bank", "transactions", "digital_share", "digital_value_share"], {
         "branch_ifsc": {"type": "string", "pattern": "^[A-Z]{4}0[A-Z0-9]{6}$"},
         "bank": {"type": "string", "pattern": "^[A-Z]{4}$"},
-        "transactions": _count("payments at the branch in the window"),
+        "transactions": _count("successful payments at the branch in the window"),
         "digital_share": _share("successful digital / all successful payments at the branch"),
         "digital_value_share": _share("the same by value"),
     })
@@ -157,6 +185,7 @@ def openapi(windows: list[str], districts: Iterable[int], banks: Iterable[str]) 
             }},
         },
         "components": {"schemas": {
+            "ByStatus": by_status, "PurposeFigures": purpose, "DepartmentFigures": department, "BankFigures": bank,
             "WindowFigures": window_figures, "DistrictFigures": figures, "District": district, "Branch": branch,
             "BranchList": branches, "DistrictList": listing, "LocalDistricts": local, "Problem": problem,
         }},

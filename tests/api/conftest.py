@@ -31,6 +31,7 @@ PARTITIONS = 4
 BANKS = ("SBIN", "PUNB", "BARB")
 CHANNELS = ["UPI", "UPI_QR", "CASH", "DEBIT_CARD", "CHEQUE", "IMPS", "AEPS", "NEFT"]
 STATUSES = ["SUCCESS"] * 16 + ["TECHNICAL_DECLINE", "BUSINESS_DECLINE"]
+PURPOSES = ["P2P", "P2M", "BILL_ENERGY", "BILL_WATER", "GOVT_RECEIPT"]
 #: 57 (Uttar Kashi) gets no payment: a known district without figures
 DISTRICTS = list(range(45, 57))
 QUIET_DISTRICT = 57
@@ -65,7 +66,7 @@ def api_payments(n: int, seed: int = 10) -> list[dict[str, Any]]:
         "event_id": f"api{seed}-{i}", "occurred_at": now_ms - rng.randrange(600_000),
         "district_lgd": DISTRICTS[i % len(DISTRICTS)], "bank_code": (bank := rng.choice(BANKS)),
         "branch_ifsc": rng.choice(branches[bank]), "channel": rng.choice(CHANNELS),
-        "amount_paise": rng.randrange(100, 500_000), "status": rng.choice(STATUSES), "purpose": "P2P",
+        "amount_paise": rng.randrange(100, 500_000), "status": rng.choice(STATUSES), "purpose": rng.choice(PURPOSES),
     } for i in range(n)]
 
 

@@ -58,6 +58,7 @@ def test_only_metrics_healthz_and_the_api_answer(settings: Settings, tmp_path: P
         wait_until(lambda: total(w.metrics(), "digindex_events_total", outcome="accepted") == n, what="accepted")
         for path in SERVED:
             assert _status(w.port, path) == 200, path
+            assert _status(w.port, path, "HEAD") == 200, path
         answered = {path: code for path in _unmeant(settings)
                     if (code := _status(w.port, path)) not in (404, 405)}
         assert not answered, f"served but not meant to be: {answered}"

@@ -69,8 +69,8 @@ def openapi(windows: list[str], districts: Iterable[int], banks: Iterable[str]) 
         "transactions": _ref("ByStatus"), "digital_attempts": _count("digital payments attempted"),
         "technical_decline_ratio": _share("technical declines / digital attempts (NPCI's TD)"),
         "business_decline_ratio": _share("business declines / digital attempts (NPCI's BD)"),
-        "branches_reporting": _count("branches with successful payments in the window"),
-        "branches_assessed": _count("of them, branches with at least the configured minimum of payments"),
+        "branches_with_payments": _count("branches with successful payments in the window"),
+        "branches_reporting": _count("of them, branches with at least branch_min_transactions successful payments"),
         "branches_below_target": _count("of those, branches whose digital share is below the district's target"),
     })
     window_figures = _obj(["transactions", "digital_share", "digital_value_share", "technical_decline_ratio"], {

@@ -126,7 +126,7 @@ def test_branch_figures_and_ranking_match_the_events(cluster: Cluster) -> None:
 def expected_signals(events: list[dict[str, Any]], target: float, least: int) -> dict[str, Any]:
     """Purposes and banks of one district's window, from its events: a purpose's share over its
     successful payments (``qr_share`` for bills), a bank's NPCI decline ratios over its digital
-    attempts, and its branches reporting / assessed (``least`` successful payments) / below ``target``."""
+    attempts, and its branches with payments / reporting (``least`` successful payments) / below ``target``."""
     ok = [e for e in events if e["status"] == "SUCCESS"]
     purposes: dict[str, Any] = {}
     for purpose in sorted({e["purpose"] for e in ok}):
@@ -149,7 +149,7 @@ def expected_signals(events: list[dict[str, Any]], target: float, least: int) ->
             "transactions": expected_window(of)["transactions"], "digital_attempts": len(tried),
             "technical_decline_ratio": _ratio(sum(e["status"] == "TECHNICAL_DECLINE" for e in tried), len(tried)),
             "business_decline_ratio": _ratio(sum(e["status"] == "BUSINESS_DECLINE" for e in tried), len(tried)),
-            "branches_reporting": len(branches), "branches_assessed": len(assessed),
+            "branches_with_payments": len(branches), "branches_reporting": len(assessed),
             "branches_below_target": sum(sum(b) / len(b) < target for b in assessed),
         }
     return {"purposes": purposes, "banks": banks}

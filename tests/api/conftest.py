@@ -32,6 +32,8 @@ BANKS = ("SBIN", "PUNB", "BARB")
 CHANNELS = ["UPI", "UPI_QR", "CASH", "DEBIT_CARD", "CHEQUE", "IMPS", "AEPS", "NEFT"]
 STATUSES = ["SUCCESS"] * 16 + ["TECHNICAL_DECLINE", "BUSINESS_DECLINE"]
 PURPOSES = ["P2P", "P2M", "BILL_ENERGY", "BILL_WATER", "GOVT_RECEIPT"]
+#: the department a payment of a purpose is made to (None: no department); GOVT_RECEIPT's vary
+DEPARTMENTS = {"BILL_ENERGY": ["ENERGY"], "BILL_WATER": ["WATER"], "GOVT_RECEIPT": ["REVENUE", "TREASURY", "HEALTH"]}
 #: 57 (Uttar Kashi) gets no payment: a known district without figures
 DISTRICTS = list(range(45, 57))
 QUIET_DISTRICT = 57
@@ -57,7 +59,8 @@ def get(port: int, path: str, method: str = "GET") -> Reply:
 
 
 def api_payments(n: int, seed: int = 10) -> list[dict[str, Any]]:
-    """Payments of 12 districts over the last 10 minutes, each at one of a few real branches of its bank."""
+    """Payments of 12 districts over the last 10 minutes, each at one of a few real branches of its bank,
+    bills and government receipts with a department (a field writers before issue 10 leave out)."""
     rng = random.Random(seed)
     banks = default_banks()
     branches = {b: banks.branches_of(b)[:6] for b in BANKS}
@@ -66,7 +69,9 @@ def api_payments(n: int, seed: int = 10) -> list[dict[str, Any]]:
         "event_id": f"api{seed}-{i}", "occurred_at": now_ms - rng.randrange(600_000),
         "district_lgd": DISTRICTS[i % len(DISTRICTS)], "bank_code": (bank := rng.choice(BANKS)),
         "branch_ifsc": rng.choice(branches[bank]), "channel": rng.choice(CHANNELS),
-        "amount_paise": rng.randrange(100, 500_000), "status": rng.choice(STATUSES), "purpose": rng.choice(PURPOSES),
+        "amount_paise": rng.randrange(100, 500_000), "status": rng.choice(STATUSES),
+        "purpose": (purpose := rng.choice(PURPOSES)),
+        "department_code": rng.choice(DEPARTMENTS[purpose]) if purpose in DEPARTMENTS else None,
     } for i in range(n)]
 
 

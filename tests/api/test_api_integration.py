@@ -124,9 +124,10 @@ def test_branch_figures_and_ranking_match_the_events(cluster: Cluster) -> None:
 
 
 def expected_signals(events: list[dict[str, Any]], target: float, least: int) -> dict[str, Any]:
-    """Purposes and banks of one district's window, from its events: a purpose's share over its
-    successful payments (``qr_share`` for bills), a bank's NPCI decline ratios over its digital
-    attempts, and its branches with payments / reporting (``least`` successful payments) / below ``target``."""
+    """Purposes, departments and banks of one district's window, from its events: a purpose's and a
+    department's share over its successful payments (``qr_share`` for bills), a bank's NPCI decline
+    ratios over its digital attempts, and its branches with payments / reporting (``least``
+    successful payments) / below ``target``."""
     ok = [e for e in events if e["status"] == "SUCCESS"]
     purposes: dict[str, Any] = {}
     for purpose in sorted({e["purpose"] for e in ok}):
@@ -136,6 +137,11 @@ def expected_signals(events: list[dict[str, Any]], target: float, least: int) ->
         if purpose.startswith("BILL_"):
             fig["qr_share"] = sum(e["channel"] == "UPI_QR" for e in of) / len(of)
         purposes[purpose] = fig
+    departments = {}
+    for code in sorted({e["department_code"] for e in ok} - {None}):
+        of = [e for e in ok if e["department_code"] == code]
+        departments[code] = {"transactions": len(of),
+                             "digital_share": sum(is_digital(e["channel"]) for e in of) / len(of)}
     banks: dict[str, Any] = {}
     for bank in sorted({e["bank_code"] for e in events}):
         of = [e for e in events if e["bank_code"] == bank]
@@ -152,21 +158,22 @@ def expected_signals(events: list[dict[str, Any]], target: float, least: int) ->
             "branches_with_payments": len(branches), "branches_reporting": len(assessed),
             "branches_below_target": sum(sum(b) / len(b) < target for b in assessed),
         }
-    return {"purposes": purposes, "banks": banks}
+    return {"purposes": purposes, "departments": departments, "banks": banks}
 
 
 @pytest.mark.xfail(strict=True, reason="PaymentPartitionState.district_view is wt-api's placeholder (no purpose "
                    "or bank figures) until the payment lines of issue 10 land: drop this mark on that rebase")
-def test_district_purpose_and_bank_figures_match_the_events(cluster: Cluster) -> None:
+def test_district_purpose_department_and_bank_figures_match_the_events(cluster: Cluster) -> None:
     for lgd in DISTRICTS:
         body = get(cluster.workers[1].port, f"/api/v1/districts/{lgd}").json()
         least = body["figures"].get("branch_min_transactions", 20)
         want = expected_signals(_of(cluster, lgd), body["target"], least)
         for label in ("1h", "24h"):
             got = body["figures"]["windows"][label]
-            assert sorted(got["purposes"]) == sorted(want["purposes"]), (lgd, label)
-            for purpose, exp in want["purposes"].items():
-                assert got["purposes"][purpose] == pytest.approx(exp), (lgd, label, purpose)
+            for kind in ("purposes", "departments"):
+                assert sorted(got[kind]) == sorted(want[kind]), (lgd, label, kind)
+                for key, exp in want[kind].items():
+                    assert got[kind][key] == pytest.approx(exp), (lgd, label, key)
             assert sorted(got["banks"]) == sorted(want["banks"]), (lgd, label)
             for bank, exp in want["banks"].items():
                 fig = got["banks"][bank]

@@ -108,8 +108,6 @@ def test_branches_answer_identically_from_both_workers(cluster: Cluster, query: 
         assert direct.status == relayed.status == 200 and direct.body == relayed.body, (lgd, query)
 
 
-@pytest.mark.xfail(strict=True, reason="PaymentPartitionState.branch_view is wt-api's placeholder (no branch "
-                   "figures kept yet) until the payment lines of issue 10 land: drop this mark on that rebase")
 def test_branch_figures_and_ranking_match_the_events(cluster: Cluster) -> None:
     for lgd in DISTRICTS:
         for bank, order, window, limit in ((None, "worst", "24h", 20), ("SBIN", "best", "1h", 3),
@@ -161,8 +159,6 @@ def expected_signals(events: list[dict[str, Any]], target: float, least: int) ->
     return {"purposes": purposes, "departments": departments, "banks": banks}
 
 
-@pytest.mark.xfail(strict=True, reason="PaymentPartitionState.district_view is wt-api's placeholder (no purpose "
-                   "or bank figures) until the payment lines of issue 10 land: drop this mark on that rebase")
 def test_district_purpose_department_and_bank_figures_match_the_events(cluster: Cluster) -> None:
     for lgd in DISTRICTS:
         body = get(cluster.workers[1].port, f"/api/v1/districts/{lgd}").json()

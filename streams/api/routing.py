@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -90,13 +90,14 @@ class Router:
             return (r.status, r.headers.get("Content-Type", "application/json"), r.headers.get(WORKER_HEADER, ""),
                     await r.read())
 
-    async def gather(self, local: Callable[[], dict[str, Any]], partitions: int, path: str) -> dict[str, Any]:
+    async def gather(self, local: Callable[[], Awaitable[dict[str, Any]]], partitions: int,
+                     path: str) -> dict[str, Any]:
         """Every worker's ``?scope=local`` answer (this one's without a request), merged."""
         owners = dict(self.owners())
 
         async def ask(url: str) -> dict[str, Any] | str:
             if url.rstrip("/") == self.self_url:
-                return local()
+                return await local()
             try:
                 status, _, _, body = await self._get(url.rstrip("/") + path + "?scope=local")
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:

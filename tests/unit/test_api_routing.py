@@ -66,8 +66,9 @@ def test_gather_marks_a_gone_worker_and_keeps_the_others(partitions: int) -> Non
         async with aiohttp.ClientSession() as session:
             owners = {"http://127.0.0.1:1": frozenset({0, 1}), f"http://127.0.0.1:{closed}": frozenset({2, 3})}
             router = Router(lambda: owners, "http://127.0.0.1:1", "me", lambda: session, 2.0)
-            return await router.gather(lambda: {"partitions": [0, 1], "districts": [
-                {"district_lgd": 45, "partition": 0}]}, partitions, "/api/v1/districts")
+            async def local() -> dict[str, Any]:
+                return {"partitions": [0, 1], "districts": [{"district_lgd": 45, "partition": 0}]}
+            return await router.gather(local, partitions, "/api/v1/districts")
     body = asyncio.run(go())
     assert body["districts"] == [{"district_lgd": 45, "partition": 0}]
     assert body["missing_partitions"] == list(range(2, partitions)) and not body["complete"]

@@ -136,7 +136,28 @@ def test_bulk_load_through_sst_files_is_seen_with_its_day(tmp_path: Path) -> Non
             assert store.seen(digests[i:i + 16])
     store.frontier_day = 101
     assert not store.seen(blocks[0][0][:16]) and store.seen(blocks[1][0][:16])
-    assert not list(tmp_path.glob("*.sst")), "ingested files are removed"
+    assert not list(tmp_path.glob("*.ingest-*")), "spilled and ingested files are removed"
+
+
+def test_bulk_load_of_many_chunks_keeps_the_newest_day_of_an_id_across_chunks(tmp_path: Path) -> None:
+    store = DedupeStore(tmp_path / "d")
+    bulk = store.bulk()
+    bulk.CHUNK = 1000  # spilled to the range buckets, written by the pool
+    repeated = os.urandom(16)
+    blocks = [(os.urandom(16 * 700), 100), (repeated, 100), (os.urandom(16 * 900), 101), (repeated, 103),
+              (os.urandom(16 * 800), 102)]
+    for digests, day in blocks:
+        bulk.add(digests, day)
+    bulk.flush()
+    assert bulk.loaded == 2402
+    for digests, _ in blocks:
+        assert all(store.seen(digests[i:i + 16]) for i in range(0, len(digests), 16))
+    store.frontier_day = 103
+    assert store.seen(repeated), "the repeated id keeps its newest day, whichever chunk it came in"
+    assert not store.seen(blocks[2][0][:16])
+    assert not list(tmp_path.glob("*.ingest-*"))
+    # the files were disjoint ranges, ingested in one call: nothing left for RocksDB to merge at level 0
+    assert store._db.property_int_value("rocksdb.num-files-at-level0") == 0
 
 
 def test_bulk_load_orders_64_bit_ties_and_keeps_the_newest_day_of_a_repeated_id(tmp_path: Path) -> None:

@@ -276,12 +276,15 @@ class CheckpointStore:
         if after == (-1, -1) and marker is not None:
             dedupe.reset()
         bulk = dedupe.bulk()
-        for key in kv.scan_keys(self.prefix + b"I/"):
+        prefix = self.prefix + b"I/"
+        # a rebuild reads every block, so with the scan; a catch-up the few after its marker, by key
+        blocks = kv.scan(prefix) if after == (-1, -1) else ((k, None) for k in kv.scan_keys(prefix))
+        for key, value in blocks:
             day, epoch, seq = self._parse_block(key)
             if (epoch, seq) <= after or day < lineage.frontier_day:
                 continue
             if lineage.valid_block(epoch, seq):
-                bulk.add(kv.get(key) or b"", day)
+                bulk.add(value if value is not None else kv.get(key) or b"", day)
             elif key not in lineage.stale:
                 lineage.stale.append(key)  # a zombie's or an unfinished checkpoint's block
         bulk.flush()

@@ -111,6 +111,7 @@ class Settings:
     topic_partitions: int = 8
     payments_topic: str = "payments"
     seeding_topic: str = "seeding"
+    grievances_topic: str = "grievances"
     deadletter_topic: str = "digindex-deadletter"
     windows: tuple[float, ...] = (3600.0, 86400.0)
     #: How long event ids are remembered (deduplicated); older events are refused as too_old.
@@ -134,6 +135,9 @@ class Settings:
     #: A branch counts in ``digindex_branches_below_target`` only with at least this many successful
     #: payments in the window (fewer say nothing about the branch).
     branch_min_transactions: int = 20
+    #: ``digindex_grievance_resolved_within_days_ratio``: resolved at most this many days after the
+    #: transaction date (the directive's "within 1-2 days").
+    grievance_days: int = 2
     #: The key registry (streams/signing.py): the worker verifies every source message with it;
     #: publish and simulate sign with the bank's newest active key in it.
     key_registry: Path | None = None
@@ -150,6 +154,8 @@ class Settings:
             raise ValueError("dedupe_horizon must be at least the longest window")
         if self.branch_min_transactions < 1:
             raise ValueError("branch_min_transactions must be at least 1")
+        if self.grievance_days < 0:
+            raise ValueError("grievance_days must not be negative")
 
     @property
     def longest_window(self) -> float:
@@ -232,11 +238,13 @@ class Settings:
             "broker": str, "app_id": str, "data_dir": Path, "metrics_port": int, "metrics_host": str,
             "advertised_url": str,
             "log_level": str, "session_timeout": parse_duration, "topic_partitions": int,
-            "payments_topic": str, "seeding_topic": str, "deadletter_topic": str, "windows": parse_windows,
+            "payments_topic": str, "seeding_topic": str, "grievances_topic": str, "deadletter_topic": str,
+            "windows": parse_windows,
             "dedupe_horizon": parse_duration, "max_future_skew": parse_duration,
             "checkpoint_events": int, "checkpoint_interval": parse_duration,
             "fetch_max_wait": parse_duration, "extra_schema_dir": str,
-            "target": float, "targets": _targets, "branch_min_transactions": int, "recovery_consistency_check": _bool,
+            "target": float, "targets": _targets, "branch_min_transactions": int, "grievance_days": int,
+            "recovery_consistency_check": _bool,
             "batch_path": _bool, "key_registry": Path, "require_signatures": _bool,
         }
         for name, fn in conv.items():

@@ -19,6 +19,7 @@ from .banks import default_banks
 from .config import Settings
 from .delay import DelayHistogram
 from .errors import EventError
+from .grievances.metrics import grievance_families
 from .payments.metrics import payment_lines
 from .payments.rolling import STATUSES, count, value
 from .payments.state import PaymentPartitionState
@@ -187,6 +188,10 @@ class IndexCollector(Collector):
         info = GaugeMetricFamily("digindex_worker_info", "One per running worker", labels=["worker", "version"])
         info.add_metric([rt.worker_id, __version__], 1)
         yield from payment_lines((state for _, state in sorted(rt.payments.items())), reg)
+        for _, st in sorted(rt.grievances.items()):
+            for lgd, ts in sorted(st.last_event_ms.items()):
+                last.add_metric([str(lgd), reg.get(lgd).name, s.grievances_topic], ts / 1000)
+        yield from grievance_families((st for _, st in sorted(rt.grievances.items())), reg, s)
         yield from (share, vshare, wtx, tdr, btx, ptot, amt, seeding_ratio, accounts, target, last, bl, bdl, binfo,
                     events, consumed, deadletters, lag, assigned, ckpt, restore, reb, info)
 

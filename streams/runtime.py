@@ -18,6 +18,7 @@ from .config import Settings
 from .registry import DistrictRegistry, default_registry
 
 if TYPE_CHECKING:
+    from .grievances.state import GrievancePartitionState
     from .payments.state import PaymentPartitionState
     from .processor.runner import SignalRunner
     from .seeding.state import SeedingPartitionState
@@ -40,6 +41,7 @@ class Runtime:
     def __post_init__(self) -> None:
         self.payment_codec: AvroCodec = codec_for("PaymentEvent", self.settings.extra_schema_dir)
         self.seeding_codec: AvroCodec = codec_for("SeedingEvent", self.settings.extra_schema_dir)
+        self.grievance_codec: AvroCodec = codec_for("GrievanceEvent", self.settings.extra_schema_dir)
 
     @property
     def payments(self) -> dict[int, PaymentPartitionState]:
@@ -50,6 +52,11 @@ class Runtime:
     @property
     def seeding(self) -> dict[int, SeedingPartitionState]:
         runner = self.runners.get("seeding")
+        return {p: proc.state for p, proc in runner.processors.items()} if runner else {}  # type: ignore[misc]
+
+    @property
+    def grievances(self) -> dict[int, GrievancePartitionState]:
+        runner = self.runners.get("grievances")
         return {p: proc.state for p, proc in runner.processors.items()} if runner else {}  # type: ignore[misc]
 
     def checkpoints(self, name: str) -> int:

@@ -1,0 +1,1 @@
+"""The grievances signal: failed-transaction complaints against the RBI turn-around times."""

@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from streams import __version__
 from streams.config import Settings
+from streams.grievances.state import GrievancePartitionState
 from streams.metrics import build_registry
 from streams.payments.state import PaymentPartitionState
 from streams.processor.kv import RocksKV
@@ -64,6 +65,30 @@ def runners(rt: Runtime, data: Path) -> tuple[SignalRunner, SignalRunner]:
     return out[0], out[1]
 
 
+def grievance_runner(rt: Runtime, data: Path) -> SignalRunner:
+    """The grievances signal's runner as the app builds it, on a local RocksKV store."""
+    s = rt.settings
+    stores: dict[int, RocksKV] = {}
+    signal = Signal(name="grievances", topic=s.grievances_topic, codec=rt.grievance_codec,
+                    store=CheckpointStore(b"\x00", horizon_s=s.dedupe_horizon, clock=lambda: NOW / 1000),
+                    make_state=lambda p, kv: GrievancePartitionState(p, rt.registry, s.max_future_skew, kv, s.windows,
+                                                                     s.grievance_days),
+                    kv_for=lambda p: stores.setdefault(p, RocksKV(data / f"grievances-{p}")),
+                    dedupe_dir=data / "dedupe")
+
+    async def flush() -> None:
+        pass
+
+    runner = rt.runners[signal.name] = SignalRunner(signal, DeadLetterTopic(), rt.worker_id, (rt.grievance_codec,),
+                                                    1000, 3600.0, flush, clock=lambda: NOW / 1000)
+    return runner
+
+
+def grievance(event_id: str, action: str, ref: str, at: int, t: int) -> dict[str, Any]:
+    return {"event_id": event_id, "occurred_at": at, "district_lgd": 45, "bank_code": "SBIN", "grievance_ref": ref,
+            "action": action, "case": "UPI_P2P_NOT_CREDITED", "transaction_date": t, "amount_paise": 10_000}
+
+
 def fill(rt: Runtime, data: Path) -> None:
     """Partition 0 of each topic owned by this worker; payments partition 1 was ours but moved away."""
     pay_runner, seed_runner = runners(rt, data)
@@ -112,6 +137,12 @@ def fill(rt: Runtime, data: Path) -> None:
             seeding_event("s1", T0 - 100, lgd=45, account="A1", status=SEEDED),  # re-sent: duplicate
             seeding_event("s6", T0, lgd=45, account=aadhaar_like()),
         ], first=0) == ["accepted"] * 5 + ["duplicate", "rejected"]
+        griev = await grievance_runner(rt, data).open(0)
+        t0_day = T0 // 86_400_000  # 2024-01-01 05:30 in India
+        for offset, rec in enumerate([grievance("g1", "RAISED", "G1", T0 - HOUR_MS, t0_day - 3),
+                                      grievance("g2", "RAISED", "G2", T0 - HOUR_MS, t0_day),
+                                      grievance("g3", "RESOLVED", "G2", T0, t0_day)]):
+            griev.handle(offset, None, griev.signal.codec.encode(rec), NOW / 1000)
 
     asyncio.run(main())
     rt.rebalances = 2

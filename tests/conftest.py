@@ -33,6 +33,7 @@ def settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
         data_dir=tmp_path / "data",
         payments_topic=f"payments-{tag}",
         seeding_topic=f"seeding-{tag}",
+        grievances_topic=f"grievances-{tag}",
         deadletter_topic=f"deadletter-{tag}",
         topic_partitions=4,
         session_timeout=2.0,

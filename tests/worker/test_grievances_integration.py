@@ -205,10 +205,7 @@ def test_grievance_metrics_equal_the_events_sent_across_redelivery_and_sigkill(s
         assert total(m, "digindex_messages_consumed_total", topic=topic) == n
         want = oracle(events, india_day(int(time.time() * 1000)), settings.windows, settings.grievance_days)
         got = exported(w2)
-        for name, figures in want.items():
-            assert got[name].keys() == figures.keys(), name
-            for key, value in figures.items():
-                assert got[name][key] == pytest.approx(value, abs=1e-12), (name, key)
+        _assert_equal(got, want)
         # the three planted open grievances: raised within their TAT, one has crossed it since
         assert want["digindex_grievances_open"][("45", "SBIN", "past")] >= 1
         assert got["digindex_grievance_anomalies_total"][("45", "SBIN", "resolved_unknown")] >= 1
@@ -217,4 +214,57 @@ def test_grievance_metrics_equal_the_events_sent_across_redelivery_and_sigkill(s
         assert sum(got["digindex_grievance_anomalies_total"].values()) == sum(
             want["digindex_grievance_anomalies_total"].values()) > 60
     finally:
+        w2.stop()
+
+
+def _union(workers: list[WorkerProcess]) -> dict[str, dict]:
+    """Every live worker's grievance figures together; each series must come from one worker only."""
+    out: dict[str, dict] = {name: {} for name in KEYS}
+    for w in workers:
+        for name, figures in exported(w).items():
+            both = out[name].keys() & figures.keys()
+            assert not both, f"{name} {sorted(both)[:3]} exported by two workers"
+            out[name].update(figures)
+    return out
+
+
+def _assert_equal(got: dict[str, dict], want: dict[str, dict]) -> None:
+    for name, figures in want.items():
+        assert got[name].keys() == figures.keys(), name
+        for key, value in figures.items():
+            assert got[name][key] == pytest.approx(value, abs=1e-12), (name, key)
+
+
+def test_two_workers_one_killed_the_survivor_holds_every_grievance(settings: Settings, tmp_path: Path) -> None:
+    """The second half resolves grievances the first half raised: the survivor finds the killed
+    worker's grievances in the table it restores from the changelog (a new node for them)."""
+    now = int(time.time() * 1000)
+    if india_day(now + 10 * 60_000) != india_day(now):
+        pytest.fail("run 10 minutes away from midnight in India (the oracle's today would move mid-test)")
+    events = feed(1500, now, seed=12)
+    half = len(events) // 2
+    topic = settings.grievances_topic
+    w1 = WorkerProcess(settings, tmp_path / "data-w1", tmp_path / "w1.log").start().wait_ready()
+    w2 = WorkerProcess(settings, tmp_path / "data-w2", tmp_path / "w2.log").start()
+    try:
+        wait_until(lambda: all(total(w.metrics(), "digindex_assigned_partitions", topic=topic) > 0
+                               for w in (w1, w2)), 60, what="both workers own grievances partitions")
+        produce(settings, topic, events[:half], schema=SCHEMA)
+        wait_until(lambda: sum(total(w.metrics(), "digindex_events_total", topic=topic) for w in (w1, w2)) >= half,
+                   90, what="first half")
+        days = settings.grievance_days
+        _assert_equal(_union([w1, w2]), oracle(events[:half], india_day(int(time.time() * 1000)),
+                                               settings.windows, days))
+        w2.kill()
+        produce(settings, topic, events[half:], schema=SCHEMA)
+        wait_until(lambda: total(w1.metrics(), "digindex_assigned_partitions", topic=topic)
+                   == settings.topic_partitions, 60, what="survivor owns every partition")
+        wait_until(lambda: total(w1.metrics(), "digindex_events_total", topic=topic) >= len(events), 120,
+                   what="survivor drained")
+        time.sleep(1.0)
+        assert total(w1.metrics(), "digindex_events_total", topic=topic) == len(events)
+        assert total(w1.metrics(), "digindex_events_total", topic=topic, outcome="duplicate") == 0
+        _assert_equal(_union([w1]), oracle(events, india_day(int(time.time() * 1000)), settings.windows, days))
+    finally:
+        w1.stop()
         w2.stop()

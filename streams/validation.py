@@ -12,9 +12,10 @@ from .aadhaar import contains_aadhaar_like
 from .banks import BankRegistry, default_banks
 from .departments import DepartmentRegistry, default_departments
 from .errors import AadhaarLikeValue, InvalidBankCode, OutOfRange, TooOld
+from .grievances.tat import ist_day
 from .registry import DistrictRegistry
 
-__all__ = ["BANK_CODE", "ENUM_FIELDS", "check_event", "check_horizon"]
+__all__ = ["BANK_CODE", "ENUM_FIELDS", "check_event", "check_grievance", "check_horizon"]
 
 #: A bank or utility code: the 4-letter IFSC bank prefix (utilities get one assigned likewise).
 BANK_CODE = re.compile(r"[A-Z]{4}")
@@ -61,6 +62,19 @@ def check_event(record: dict[str, Any], registry: DistrictRegistry, now_ms: int,
     amount = record.get("amount_paise")
     if amount is not None and amount < 0:
         raise OutOfRange(f"amount_paise is negative ({amount})", "amount_paise")
+    if "transaction_date" in record:  # a grievance (schemas/GrievanceEvent.avsc)
+        check_grievance(record)
+
+
+def check_grievance(record: dict[str, Any]) -> None:
+    """A grievance's own rules: a reference, and a transaction not after the event (dates in India)."""
+    if not record["grievance_ref"]:
+        raise OutOfRange("grievance_ref is empty", "grievance_ref")
+    t = record["transaction_date"]
+    if t < 0:
+        raise OutOfRange("transaction_date is before 1970", "transaction_date")
+    if t > ist_day(record["occurred_at"]):
+        raise OutOfRange("transaction_date is after the event's own date in India", "transaction_date")
 
 
 def check_horizon(record: dict[str, Any], oldest_ms: int) -> None:

@@ -33,7 +33,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import OutOfRange
 from ..processor.kv import PartitionKV
 from ..processor.signal import StateBase
 from ..registry import DistrictRegistry
@@ -138,16 +137,6 @@ class GrievancePartitionState(StateBase):
         self.heads: dict[int, int] = {}
         self.last_event_ms: dict[int, int] = {}
         self._dirty: set[tuple[int, int]] = set()
-
-    def check(self, record: dict[str, Any], now_ms: int) -> None:
-        super().check(record, now_ms)
-        if not record["grievance_ref"]:
-            raise OutOfRange("grievance_ref is empty", "grievance_ref")
-        t = record["transaction_date"]
-        if t < 0:
-            raise OutOfRange("transaction_date is before 1970", "transaction_date")
-        if t > ist_day(record["occurred_at"]):
-            raise OutOfRange("transaction_date is after the event's own date in India", "transaction_date")
 
     def aggregate(self, lgd: int, bank: str) -> Aggregate:
         a = self.aggregates.get((lgd, bank))

@@ -8,7 +8,8 @@ from pathlib import Path
 __all__ = ["KINDS", "Job", "Outcome"]
 
 #: --kind -> (Avro record name, Settings attribute naming the topic)
-KINDS = {"payments": ("PaymentEvent", "payments_topic"), "seeding": ("SeedingEvent", "seeding_topic")}
+KINDS = {"payments": ("PaymentEvent", "payments_topic"), "seeding": ("SeedingEvent", "seeding_topic"),
+         "grievances": ("GrievanceEvent", "grievances_topic")}
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from ..aadhaar import redact
@@ -168,6 +168,21 @@ def _timestamp(name: str) -> Converter:
     return conv
 
 
+def _date(name: str) -> Converter:
+    """An Avro ``date`` (days since 1970-01-01) from an ISO date (``2026-12-01``) or a day number."""
+    integer = _integer(name, "int")
+
+    def conv(v: Any) -> Any:
+        if type(v) is str and not _DIGITS.fullmatch(v):
+            try:
+                return (date.fromisoformat(v) - _EPOCH.date()).days
+            except ValueError:
+                raise MalformedEvent(f"{name} {_show(v)} is not an ISO date (YYYY-MM-DD) or a day number",
+                                     name) from None
+        return integer(v)
+    return conv
+
+
 def _nullable(inner: Converter) -> Converter:
     def conv(v: Any) -> Any:
         return None if v is None else inner(v)
@@ -195,6 +210,8 @@ def _converter(name: str, avro_type: Any) -> Converter:
             if avro_type["logicalType"] != "timestamp-millis":
                 raise NotImplementedError(f"field {name}: only timestamp-millis is supported")
             return _timestamp(name)
+        if kind == "int" and avro_type.get("logicalType") == "date":
+            return _date(name)
         return _converter(name, kind)
     if avro_type == "string":
         return _string(name)

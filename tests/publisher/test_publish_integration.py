@@ -342,3 +342,25 @@ def test_duplicates_across_a_resume_are_still_rejected(settings: Settings, tmp_p
     assert [(e["line"], e["code"], e["message"].split(" of")[0]) for e in entries] == [
         (1001, "duplicate_event_id", "event_id already used on line 6"),
         (1002, "duplicate_event_id", "event_id already used on line 601")]
+
+
+def test_grievances_csv_lands_and_a_transaction_after_the_event_is_rejected(
+        settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from datetime import date, datetime, timedelta, timezone
+
+    day_in_india = datetime.fromtimestamp(RECENT / 1000, timezone(timedelta(hours=5, minutes=30))).date()
+    objs = [{"event_id": f"g{i}", "occurred_at": RECENT_IST, "district_lgd": 45 + i % 13, "grievance_ref": f"CMP-{i}",
+             "action": "RAISED" if i % 2 else "RESOLVED", "case": "UPI_P2P_NOT_CREDITED",
+             "transaction_date": (day_in_india - timedelta(days=i % 3)).isoformat(), "amount_paise": 100 + i}
+            for i in range(30)]
+    late = {**objs[0], "event_id": "after", "transaction_date": (day_in_india + timedelta(days=1)).isoformat()}
+    src = write_csv(tmp_path / "grievances.csv", [*objs, late])
+    code, out, err = publish(settings, capsys, str(src), "--kind", "grievances", "--bank", "SBIN")
+    assert code == 2 and "sent=30 rejected=1" in out, (out, err)
+    assert "transaction_date: out_of_range" in err
+    got = consume(settings, settings.grievances_topic, 30, kind="GrievanceEvent")
+    epoch = date(1970, 1, 1)
+    want = [{**o, "bank_code": "SBIN", "occurred_at": RECENT,
+             "transaction_date": (date.fromisoformat(o["transaction_date"]) - epoch).days} for o in objs]
+    assert sorted((v for _, _, v in got), key=lambda r: int(r["event_id"][1:])) == want
+    assert all(k == district_key(v["district_lgd"]) for k, _, v in got)

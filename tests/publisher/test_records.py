@@ -210,3 +210,25 @@ def test_a_lone_surrogate_is_refused_not_an_encoder_crash(payments: RecordBuilde
         payments.build(payment(1, **obj))
     assert e.value.field == "event_id"
     assert payments.build(payment(1, event_id="TXN-ह"))["event_id"] == "TXN-ह"
+
+
+@pytest.mark.parametrize(("given", "days"), [("2026-12-01", 20788), (20788, 20788), ("20788", 20788),
+                                             ("1970-01-01", 0)])
+def test_a_grievance_transaction_date_is_an_iso_date_or_a_day_number(given: Any, days: int) -> None:
+    builder = RecordBuilder(load_schema("GrievanceEvent"), "SBIN")
+    obj = {"event_id": "g1", "occurred_at": "2026-12-01T10:00:00+05:30", "district_lgd": 45,
+           "grievance_ref": "CMP-1", "action": "RAISED", "case": "IMPS_NOT_CREDITED", "transaction_date": given,
+           "amount_paise": 100}
+    rec = builder.build(obj)
+    assert rec["transaction_date"] == days
+    assert codec_for("GrievanceEvent").decode(codec_for("GrievanceEvent").encode(rec)) == rec
+
+
+@pytest.mark.parametrize("bad", ["01/12/2026", "2026-13-01", "", 1.5, "2026-12-01T00:00:00+05:30"])
+def test_a_grievance_transaction_date_refuses_other_forms(bad: Any) -> None:
+    builder = RecordBuilder(load_schema("GrievanceEvent"), "SBIN")
+    obj = {"event_id": "g1", "occurred_at": T0, "district_lgd": 45, "grievance_ref": "CMP-1", "action": "RAISED",
+           "case": "OTHER", "transaction_date": bad, "amount_paise": 100}
+    with pytest.raises(MalformedEvent) as e:
+        builder.build(obj)
+    assert e.value.field == "transaction_date"

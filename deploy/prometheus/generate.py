@@ -539,6 +539,27 @@ def bank_alerts(p: Params) -> tuple[str, list[dict[str, Any]]]:
             coordinator: which branches they are is in the query API
             (/api/v1/districts/<lgd>/branches?bank=...&order=worst), never in a label.
             """)
+    a = p.alert("DigindexBankGrievancesPastTat")
+    grievances = alert(
+        p, "DigindexBankGrievancesPastTat", f"""
+        max by ({DISTRICT}, bank) (digindex_grievances_open{{tat="past"}}) >= {a["min_open"]}
+        """, for_=a["for"], keep_firing=True, severity="critical", labels=to_bank,
+        summary="A bank has grievances open past the RBI turn-around time in a district.",
+        description=f"""
+            Bank {{{{ $labels.bank }}}}{_query("bank:digindex_bank_info:max{bank='%s'}", "$labels.bank")}
+            ({{{{ .Labels.name }}}}){{{{ end }}}} in {{{{ $labels.district }}}} (LGD {{{{ $labels.district_lgd }}}}):
+            {{{{ $value | printf "%.0f" }}}} failed-transaction grievances open past their turn-around time
+            (for {span(a["for"])}); Rs
+            {_query("max(digindex_grievance_compensation_owed_rupees{district_lgd='%s',bank='%s'})", _LGD, "$labels.bank")}{{{{ .Value | printf "%.0f" }}}}{{{{ end }}}}
+            owed to customers so far, Rs 100 per day late.
+            """,
+        comment=f"""
+            Grievances about failed digital payments still open after the RBI's turn-around time
+            (DPSS.CO.PD No.629: T+1 or T+5 by case; judged by the worker at every scrape against
+            today's date in India, so a grievance crosses it at midnight with no event). At least
+            {a["min_open"]} of the bank's in the district, for {span(a["for"])}. Pages the bank's coordinator: every
+            day late costs the bank Rs 100 per grievance, owed unasked.
+            """)
     header = f"""
         Alerts for a partner bank's coordinator about that bank in one district. They carry
         district_lgd, district and bank, and the label recipient="bank": Alertmanager routes
@@ -550,7 +571,7 @@ def bank_alerts(p: Params) -> tuple[str, list[dict[str, Any]]]:
         description carrying the values, and runbook_url = RUNBOOK_BASE + <alertname> + ".md"
         with RUNBOOK_BASE = {p.runbook_base}
         """
-    return header, [group("digindex.bank.alerts", [declines, branches])]
+    return header, [group("digindex.bank.alerts", [declines, branches, grievances])]
 
 
 def pipeline_alerts(p: Params) -> tuple[str, list[dict[str, Any]]]:

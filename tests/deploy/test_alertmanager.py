@@ -4,6 +4,7 @@ Alertmanager from Debian's prometheus-alertmanager, on a free loopback port)."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import time
@@ -66,6 +67,8 @@ ROUTING_TABLE = [
         "severity=critical"), bank_receiver_for(code)) for code in DEFAULT_BANKS],
     (("alertname=DigindexBankBranchesBelowTarget", "recipient=bank", "bank=UTKS", "district_lgd=53",
       "severity=info"), "bank-utks"),
+    (("alertname=DigindexBankGrievancesPastTat", "recipient=bank", "bank=PUNB", "district_lgd=49",
+      "district=Dehradun", "severity=critical"), "bank-punb"),
     # A bank with no receiver of its own (not a partner bank yet) is not dropped.
     ((f"alertname={BANK_ALERT}", "recipient=bank", "bank=KKBK", "district_lgd=45", "severity=critical"),
      "digindex-ops"),
@@ -117,9 +120,10 @@ def test_every_partner_bank_has_its_coordinator_receiver() -> None:
         assert receivers[name]["webhook_configs"][0]["url"].startswith("https://")
     assert {"bank", "district_lgd"} <= set(bank_route["group_by"]) and bank_route["repeat_interval"] == "12h"
     to_banks = [rule for rule in alert_rules() if rule["labels"].get("recipient") == "bank"]
-    assert {rule["alert"] for rule in to_banks} == {BANK_ALERT, "DigindexBankBranchesBelowTarget"}
-    for rule in to_banks:
-        assert "on (district_lgd, district, bank)" in rule["expr"], rule["alert"]
+    assert {rule["alert"] for rule in to_banks} == {BANK_ALERT, "DigindexBankBranchesBelowTarget",
+                                                   "DigindexBankGrievancesPastTat"}
+    for rule in to_banks:  # every bank alert keeps the labels its route groups by
+        assert re.search(r"(on|by) \(district_lgd, district, bank\)", rule["expr"]), rule["alert"]
 
 
 # --- inhibition, checked by a real Alertmanager ------------------------------------------------

@@ -22,6 +22,7 @@ from .grievances import signal as grievances_signal
 from .payments import signal as payments_signal
 from .processor.agent import register_agent
 from .processor.batch import BatchSource
+from .processor.changelog import raw_topic
 from .processor.runner import SignalRunner
 from .recovery import install_recovery
 from .runtime import Runtime
@@ -94,8 +95,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
         producer_linger=0.02,
     )
     app.transport = transport_with_fetch_wait(int(settings.fetch_max_wait * 1000))(app.conf.broker_consumer, app)
-    deadletters = app.topic(settings.deadletter_topic, key_type=bytes, value_type=bytes, key_serializer="raw",
-                            value_serializer="raw", partitions=settings.topic_partitions)
+    deadletters = raw_topic(app, settings.deadletter_topic, settings.topic_partitions)
 
     def highwater(topic: str, partition: int) -> int | None:
         try:

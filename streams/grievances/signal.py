@@ -12,7 +12,7 @@ from typing import Any
 import faust
 
 from ..config import Settings
-from ..processor.changelog import raw_table
+from ..processor.changelog import raw_table, raw_topic
 from ..processor.kv import FaustTableKV
 from ..processor.signal import Signal
 from ..processor.store import CheckpointStore
@@ -26,8 +26,7 @@ __all__ = ["declare"]
 def declare(app: faust.App, settings: Settings, registry: DistrictRegistry, codec: Any) -> tuple[Any, Signal]:
     """The grievances topic and the ``grievances-state`` table, and the signal over them."""
     s = settings
-    topic = app.topic(s.grievances_topic, key_type=bytes, value_type=bytes, key_serializer="raw",
-                      value_serializer="raw", partitions=s.topic_partitions)
+    topic = raw_topic(app, s.grievances_topic, s.topic_partitions)
     table = raw_table(app, "grievances-state", s.topic_partitions)
     signal = Signal(
         name="grievances", topic=s.grievances_topic, codec=codec,

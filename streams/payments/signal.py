@@ -7,7 +7,7 @@ from typing import Any
 import faust
 
 from ..config import Settings
-from ..processor.changelog import raw_table
+from ..processor.changelog import raw_table, raw_topic
 from ..processor.kv import FaustTableKV
 from ..processor.signal import Signal
 from ..processor.store import CheckpointStore
@@ -21,8 +21,7 @@ __all__ = ["declare"]
 def declare(app: faust.App, settings: Settings, registry: DistrictRegistry, codec: Any) -> tuple[Any, Signal]:
     """The payments topic and the ``payments-state`` table (checkpoints), and the signal over them."""
     s = settings
-    topic = app.topic(s.payments_topic, key_type=bytes, value_type=bytes, key_serializer="raw",
-                      value_serializer="raw", partitions=s.topic_partitions)
+    topic = raw_topic(app, s.payments_topic, s.topic_partitions)
     table = raw_table(app, "payments-state", s.topic_partitions)
     signal = Signal(
         name="payments", topic=s.payments_topic, codec=codec,

@@ -26,7 +26,7 @@ from typing import Any
 import faust
 from faust.types import TP
 
-__all__ = ["MAX_PARKED_BYTES", "BulkRecoveredTable", "raw_table"]
+__all__ = ["MAX_PARKED_BYTES", "BulkRecoveredTable", "raw_table", "raw_topic"]
 
 #: Records held between the fetch and Faust's apply, across all partitions of a table.
 MAX_PARKED_BYTES = 64 << 20
@@ -115,3 +115,9 @@ def raw_table(app: faust.App, name: str, partitions: int) -> BulkRecoveredTable:
                                key_type=bytes, value_type=bytes, schema=_RAW,
                                recovery_buffer_size=1, standby_buffer_size=1, options=dict(STORE_OPTIONS))
     return app.tables.add(table)  # type: ignore[return-value]
+
+
+def raw_topic(app: faust.App, name: str, partitions: int) -> Any:
+    """A topic of ``app`` carrying raw bytes (the processor decodes and checks them itself)."""
+    return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
+                     partitions=partitions)

@@ -14,7 +14,7 @@ import faust
 
 from ..avro_codec import codec_for
 from ..config import Settings
-from ..processor.changelog import raw_table
+from ..processor.changelog import raw_table, raw_topic
 from ..processor.kv import FaustTableKV
 from ..processor.signal import Signal
 from ..processor.store import CheckpointStore
@@ -25,11 +25,6 @@ from .state import DIRECTORY, RESERVED_PREFIX, SeedingPartitionState, account_ke
 
 __all__ = ["declare"]
 
-def _topic(app: faust.App, name: str, partitions: int) -> Any:
-    return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
-                     partitions=partitions)
-
-
 def _table(app: faust.App, name: str, partitions: int) -> Any:
     return raw_table(app, name, partitions)
 
@@ -39,9 +34,9 @@ def declare(app: faust.App, settings: Settings, registry: DistrictRegistry, code
     """The accounts table and the three signals with their source topics."""
     s = settings
     n = s.topic_partitions
-    seeding_topic = _topic(app, s.seeding_topic, n)
-    directory_topic = _topic(app, s.seeding_directory_topic, n)
-    releases_topic = _topic(app, s.seeding_releases_topic, n)
+    seeding_topic = raw_topic(app, s.seeding_topic, n)
+    directory_topic = raw_topic(app, s.seeding_directory_topic, n)
+    releases_topic = raw_topic(app, s.seeding_releases_topic, n)
     table = _table(app, "seeding-accounts", n)
     directory = _table(app, "seeding-directory", n)
     release_codec = codec_for("AccountReleased", s.extra_schema_dir)

@@ -112,6 +112,8 @@ class Settings:
     payments_topic: str = "payments"
     seeding_topic: str = "seeding"
     grievances_topic: str = "grievances"
+    enablement_topic: str = "enablement"
+    enrolments_topic: str = "enrolments"
     deadletter_topic: str = "digindex-deadletter"
     windows: tuple[float, ...] = (3600.0, 86400.0)
     #: How long event ids are remembered (deduplicated); older events are refused as too_old.
@@ -238,7 +240,8 @@ class Settings:
             "broker": str, "app_id": str, "data_dir": Path, "metrics_port": int, "metrics_host": str,
             "advertised_url": str,
             "log_level": str, "session_timeout": parse_duration, "topic_partitions": int,
-            "payments_topic": str, "seeding_topic": str, "grievances_topic": str, "deadletter_topic": str,
+            "payments_topic": str, "seeding_topic": str, "grievances_topic": str, "enablement_topic": str,
+            "enrolments_topic": str, "deadletter_topic": str,
             "windows": parse_windows,
             "dedupe_horizon": parse_duration, "max_future_skew": parse_duration,
             "checkpoint_events": int, "checkpoint_interval": parse_duration,

@@ -42,6 +42,8 @@ class Runtime:
         self.payment_codec: AvroCodec = codec_for("PaymentEvent", self.settings.extra_schema_dir)
         self.seeding_codec: AvroCodec = codec_for("SeedingEvent", self.settings.extra_schema_dir)
         self.grievance_codec: AvroCodec = codec_for("GrievanceEvent", self.settings.extra_schema_dir)
+        self.enablement_codec: AvroCodec = codec_for("AccountEnablementEvent", self.settings.extra_schema_dir)
+        self.enrolment_codec: AvroCodec = codec_for("SchemeEnrolmentEvent", self.settings.extra_schema_dir)
 
     @property
     def payments(self) -> dict[int, PaymentPartitionState]:

@@ -32,8 +32,10 @@ def default_partition(key: bytes, partitions: list[int]) -> int:
 
 
 def ensure_topics(settings: Settings, timeout: float = 30.0) -> None:
-    """Create the payments, seeding, grievances and dead-letter topics (and the internal ones) if they are missing."""
-    names = [settings.payments_topic, settings.seeding_topic, settings.grievances_topic, settings.deadletter_topic,
+    """Create the payments, seeding, grievances, enablement, enrolments and dead-letter topics (and the internal
+    ones) if they are missing."""
+    names = [settings.payments_topic, settings.seeding_topic, settings.grievances_topic, settings.enablement_topic,
+             settings.enrolments_topic, settings.deadletter_topic,
              settings.seeding_directory_topic, settings.seeding_releases_topic]
     deadline = time.monotonic() + timeout
     while True:

@@ -34,6 +34,8 @@ def settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
         payments_topic=f"payments-{tag}",
         seeding_topic=f"seeding-{tag}",
         grievances_topic=f"grievances-{tag}",
+        enablement_topic=f"enablement-{tag}",
+        enrolments_topic=f"enrolments-{tag}",
         deadletter_topic=f"deadletter-{tag}",
         topic_partitions=4,
         session_timeout=2.0,

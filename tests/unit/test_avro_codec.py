@@ -110,8 +110,9 @@ def test_crc64_of_nothing_is_the_empty_fingerprint() -> None:
 
 
 def test_shipped_schema_files() -> None:
-    assert sorted(p.name for p in schema_files()) == ["AccountReleased.avsc", "GrievanceEvent.avsc",
-                                                      "PaymentEvent.avsc", "PaymentEvent.v1.avsc",
+    assert sorted(p.name for p in schema_files()) == ["AccountEnablementEvent.avsc", "AccountReleased.avsc",
+                                                      "GrievanceEvent.avsc", "PaymentEvent.avsc",
+                                                      "PaymentEvent.v1.avsc", "SchemeEnrolmentEvent.avsc",
                                                       "SeedingEvent.avsc"]
 
 

@@ -10,13 +10,14 @@ from typing import Any
 import faust
 from faust.types import TP
 from faust.web.base import BlueprintManager
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from . import log_redaction
 from .api import install_api
 from .banks import default_banks
 from .commits import BackgroundCommits
 from .config import Settings
+from .exposition import render
 from .faust_transport import transport_with_fetch_wait
 from .grievances import signal as grievances_signal
 from .payments import signal as payments_signal
@@ -154,7 +155,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     async def metrics(web: Any, request: Any) -> Any:
         now = time.monotonic()
         if now - rendered[0] >= METRICS_CACHE_SECONDS:
-            rendered[:] = [now, generate_latest(registry)]
+            rendered[:] = [now, render(registry)]
         return web.bytes(rendered[1], headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     @app.page("/healthz")

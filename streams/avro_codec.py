@@ -20,6 +20,7 @@ from typing import Any
 import fastavro
 from fastavro.schema import to_parsing_canonical_form
 
+from .avro_reader import compile_reader
 from .errors import MalformedEvent, UnknownSchema
 
 __all__ = ["MAGIC", "AvroCodec", "codec_for", "crc64_avro", "load_schema", "schema_files"]
@@ -99,6 +100,8 @@ class AvroCodec:
         self._schema = fastavro.parse_schema(_plain(schema))
         self._fingerprint = _fingerprint(schema)
         self._header = MAGIC + self._fingerprint
+        #: our own schema's compiled reader (``streams.avro_reader``), None where fastavro reads it
+        self._read = compile_reader(_plain(schema))
         # fingerprint -> parsed writer schema; None means "same as ours" (fast path).
         self._writers: dict[bytes, Any] = {self._fingerprint: None}
         for w in writer_schemas:
@@ -125,6 +128,14 @@ class AvroCodec:
             writer = self._writers[fp]
         except KeyError:
             raise UnknownSchema(f"unknown writer schema fingerprint {fp[::-1].hex()}") from None
+        if writer is None and self._read is not None:
+            try:
+                record, end = self._read(data, 10)
+            except Exception as exc:  # truncated, overlong or out-of-range: hostile or corrupt input
+                raise MalformedEvent(f"Avro body does not decode: {type(exc).__name__}") from None
+            if end != len(data):
+                raise MalformedEvent(f"{len(data) - end} trailing bytes after the record")
+            return record
         buf = io.BytesIO(data)
         buf.seek(10)
         try:

@@ -21,6 +21,7 @@ import fastavro
 from fastavro.schema import to_parsing_canonical_form
 
 from .avro_reader import compile_reader
+from .avro_writer import compile_writer
 from .errors import MalformedEvent, UnknownSchema
 
 __all__ = ["MAGIC", "AvroCodec", "codec_for", "crc64_avro", "load_schema", "schema_files"]
@@ -102,6 +103,8 @@ class AvroCodec:
         self._header = MAGIC + self._fingerprint
         #: our own schema's compiled reader (``streams.avro_reader``), None where fastavro reads it
         self._read = compile_reader(_plain(schema))
+        #: and its compiled writer (``streams.avro_writer``), None where fastavro writes it
+        self._write = compile_writer(_plain(schema))
         # fingerprint -> parsed writer schema; None means "same as ours" (fast path).
         self._writers: dict[bytes, Any] = {self._fingerprint: None}
         for w in writer_schemas:
@@ -114,6 +117,10 @@ class AvroCodec:
 
     def encode(self, record: dict[str, Any]) -> bytes:
         """Single-object encoding of ``record`` (which must already be valid)."""
+        if self._write is not None:
+            out = bytearray(self._header)
+            self._write(record, out)
+            return bytes(out)
         buf = io.BytesIO()
         buf.write(self._header)
         fastavro.schemaless_writer(buf, self._schema, record)

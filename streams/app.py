@@ -17,6 +17,7 @@ from .api import install_api
 from .banks import default_banks
 from .commits import BackgroundCommits
 from .config import Settings
+from .enablement import signal as enablement_signal
 from .exposition import render
 from .faust_transport import transport_with_fetch_wait
 from .grievances import signal as grievances_signal
@@ -107,14 +108,16 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     from .metrics import build_registry
 
     registry, delay = build_registry(rt, highwater)
-    codecs = (rt.payment_codec, rt.seeding_codec, rt.grievance_codec)
+    codecs = (rt.payment_codec, rt.seeding_codec, rt.grievance_codec, rt.enablement_codec)
     pay_topic, pay = payments_signal.declare(app, settings, rt.registry, rt.payment_codec)
     accounts_table, seeding_signals = seeding_signal.declare(app, settings, rt.registry, rt.seeding_codec,
                                                              rt.accounts)
     griev_topic, griev = grievances_signal.declare(app, settings, rt.registry, rt.grievance_codec)
+    enable_topic, enable = enablement_signal.declare(app, settings, rt.registry, rt.enablement_codec)
     verifier = verifier_for(settings)
     # the topics partner banks publish to are verified; the internal ones only workers write
     pay.verifier = seeding_signals[0][0].verifier = griev.verifier = verifier
+    enable.verifier = verifier
     if verifier is not None:
         @app.timer(interval=KEY_RELOAD_SECONDS)
         async def reload_keys() -> None:
@@ -134,7 +137,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
 
     commits = BackgroundCommits(lambda offsets: app.consumer._commit(offsets), TP)
 
-    for signal, topic in ((pay, pay_topic), *seeding_signals, (griev, griev_topic)):
+    for signal, topic in ((pay, pay_topic), *seeding_signals, (griev, griev_topic), (enable, enable_topic)):
         runner = rt.runners[signal.name] = SignalRunner(
             signal, deadletters, rt.worker_id, codecs, settings.checkpoint_events, settings.checkpoint_interval,
             flush, delay.labels(topic=signal.topic).observe, generation=lambda: int(app.consumer_generation_id),

@@ -18,6 +18,7 @@ from . import __version__
 from .banks import default_banks
 from .config import Settings
 from .delay import DelayHistogram
+from .enablement.metrics import enablement_families
 from .errors import EventError
 from .grievances.metrics import grievance_families
 from .payments.metrics import payment_lines
@@ -192,6 +193,10 @@ class IndexCollector(Collector):
             for lgd, ts in sorted(st.last_event_ms.items()):
                 last.add_metric([str(lgd), reg.get(lgd).name, s.grievances_topic], ts / 1000)
         yield from grievance_families((st for _, st in sorted(rt.grievances.items())), reg, s)
+        for _, st in sorted(rt.enablement.items()):
+            for lgd, ts in sorted(st.last_event_ms.items()):
+                last.add_metric([str(lgd), reg.get(lgd).name, s.enablement_topic], ts / 1000)
+        yield from enablement_families((st for _, st in sorted(rt.enablement.items())), reg)
         yield from (share, vshare, wtx, tdr, btx, ptot, amt, seeding_ratio, accounts, target, last, bl, bdl, binfo,
                     events, consumed, deadletters, lag, assigned, ckpt, restore, reb, info)
 

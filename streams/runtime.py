@@ -18,6 +18,7 @@ from .config import Settings
 from .registry import DistrictRegistry, default_registry
 
 if TYPE_CHECKING:
+    from .enablement.state import EnablementPartitionState
     from .grievances.state import GrievancePartitionState
     from .payments.state import PaymentPartitionState
     from .processor.runner import SignalRunner
@@ -59,6 +60,11 @@ class Runtime:
     @property
     def grievances(self) -> dict[int, GrievancePartitionState]:
         runner = self.runners.get("grievances")
+        return {p: proc.state for p, proc in runner.processors.items()} if runner else {}  # type: ignore[misc]
+
+    @property
+    def enablement(self) -> dict[int, EnablementPartitionState]:
+        runner = self.runners.get("enablement")
         return {p: proc.state for p, proc in runner.processors.items()} if runner else {}  # type: ignore[misc]
 
     def checkpoints(self, name: str) -> int:

@@ -15,7 +15,7 @@ from .errors import AadhaarLikeValue, InvalidBankCode, OutOfRange, TooOld
 from .grievances.tat import ist_day
 from .registry import DistrictRegistry
 
-__all__ = ["BANK_CODE", "ENUM_FIELDS", "check_event", "check_grievance", "check_horizon"]
+__all__ = ["BANK_CODE", "ENUM_FIELDS", "check_enablement", "check_event", "check_grievance", "check_horizon"]
 
 #: A bank or utility code: the 4-letter IFSC bank prefix (utilities get one assigned likewise).
 BANK_CODE = re.compile(r"[A-Z]{4}")
@@ -64,6 +64,17 @@ def check_event(record: dict[str, Any], registry: DistrictRegistry, now_ms: int,
         raise OutOfRange(f"amount_paise is negative ({amount})", "amount_paise")
     if "transaction_date" in record:  # a grievance (schemas/GrievanceEvent.avsc)
         check_grievance(record)
+    if "modes" in record:  # an enablement (schemas/AccountEnablementEvent.avsc)
+        check_enablement(record)
+
+
+def check_enablement(record: dict[str, Any]) -> None:
+    """An enablement's own rules: an account reference, and a camp reference that is null or not empty."""
+    if not record["account_ref"]:
+        raise OutOfRange("account_ref is empty", "account_ref")
+    camp = record.get("camp_ref")
+    if camp is not None and not camp.strip():
+        raise OutOfRange("camp_ref is empty (null when the change was not made at a camp)", "camp_ref")
 
 
 def check_grievance(record: dict[str, Any]) -> None:

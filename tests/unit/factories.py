@@ -70,3 +70,54 @@ def aadhaar_forms(number: str) -> dict[str, str]:
         "in text": f"Aadhaar no. {a} {b} {c}, seeded",
     })
     return forms
+
+
+def enablement_event(event_id: str = "n1", ts: int = T0, lgd: int = 45, bank: str = "SBIN", account: str = "ACC-1",
+                     account_type: str = "SAVINGS", modes: tuple[str, ...] = ("UPI",),
+                     camp_ref: str | None = None) -> dict[str, Any]:
+    """A valid ``AccountEnablementEvent`` record."""
+    return {"event_id": event_id, "occurred_at": ts, "district_lgd": lgd, "bank_code": bank, "account_ref": account,
+            "account_type": account_type, "modes": list(modes), "camp_ref": camp_ref}
+
+
+#: The RBI's and SLBCs' coverage rule, written out again (the oracle does not import the worker's).
+ENABLING = {"SAVINGS": {"DEBIT_CARD", "INTERNET_BANKING", "MOBILE_BANKING", "UPI", "AEPS"},
+            "CURRENT": {"DEBIT_CARD", "INTERNET_BANKING", "MOBILE_BANKING", "UPI", "AEPS", "POS", "QR"}}
+ENABLEMENT_MODES = ("DEBIT_CARD", "INTERNET_BANKING", "MOBILE_BANKING", "UPI", "AEPS", "POS", "QR")
+
+
+def enablement_oracle(events: list[dict[str, Any]]) -> dict[str, dict[tuple[str, ...], float]]:
+    """The enablement metrics of ``events`` applied in this order (a repeated (bank, event_id) is a duplicate).
+
+    Keys: (district_lgd, account_type) for the ratio and the accounts known, (district_lgd, account_type,
+    mode) for the accounts having a mode, (district_lgd,) for camp enablements.
+    """
+    seen: set[tuple[str, str]] = set()
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    camp: dict[tuple[str, ...], float] = {}
+    for e in events:
+        if (e["bank_code"], e["event_id"]) in seen:
+            continue
+        seen.add((e["bank_code"], e["event_id"]))
+        k = (e["bank_code"], e["account_ref"])
+        p = latest.get(k)
+        if p is not None and (e["occurred_at"], e["event_id"]) < (p["occurred_at"], p["event_id"]):
+            continue
+        was = p is not None and bool(set(p["modes"]) & ENABLING[p["account_type"]])
+        now = bool(set(e["modes"]) & ENABLING[e["account_type"]])
+        if e["camp_ref"] is not None and now and not was:
+            key = (str(e["district_lgd"]),)
+            camp[key] = camp.get(key, 0) + 1
+        latest[k] = e
+    known: dict[tuple[str, ...], float] = {}
+    on: dict[tuple[str, ...], float] = {}
+    having: dict[tuple[str, ...], float] = {}
+    for e in latest.values():
+        lt = (str(e["district_lgd"]), e["account_type"])
+        known[lt] = known.get(lt, 0) + 1
+        on[lt] = on.get(lt, 0) + bool(set(e["modes"]) & ENABLING[e["account_type"]])
+        for m in ENABLEMENT_MODES:
+            having[(*lt, m)] = having.get((*lt, m), 0) + (m in e["modes"])
+    return {"digindex_digital_enablement_ratio": {k: on[k] / n for k, n in known.items()},
+            "digindex_enablement_accounts": known, "digindex_enabled_accounts": having,
+            "digindex_camp_enablements_total": camp}

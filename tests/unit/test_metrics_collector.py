@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from streams import __version__
 from streams.config import Settings
+from streams.enablement.state import EnablementPartitionState
 from streams.grievances.state import GrievancePartitionState
 from streams.metrics import build_registry
 from streams.payments.state import PaymentPartitionState
@@ -23,7 +24,7 @@ from streams.processor.store import CheckpointStore
 from streams.runtime import Runtime
 from streams.seeding.state import NOT_SEEDED, RESERVED_PREFIX, SEEDED, SeedingPartitionState
 
-from .factories import HOUR_MS, MINUTE_MS, T0, aadhaar_like, payment, seeding_event
+from .factories import HOUR_MS, MINUTE_MS, T0, aadhaar_like, enablement_event, payment, seeding_event
 from .kit import DeadLetterTopic, figures
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
@@ -80,6 +81,22 @@ def grievance_runner(rt: Runtime, data: Path) -> SignalRunner:
         pass
 
     runner = rt.runners[signal.name] = SignalRunner(signal, DeadLetterTopic(), rt.worker_id, (rt.grievance_codec,),
+                                                    1000, 3600.0, flush, clock=lambda: NOW / 1000)
+    return runner
+
+
+def enablement_runner(rt: Runtime, data: Path) -> SignalRunner:
+    """The enablement signal's runner as the app builds it, on a local RocksKV store."""
+    s = rt.settings
+    signal = Signal(name="enablement", topic=s.enablement_topic, codec=rt.enablement_codec,
+                    store=CheckpointStore(b"\x00", horizon_s=s.dedupe_horizon, clock=lambda: NOW / 1000),
+                    make_state=lambda p, kv: EnablementPartitionState(p, rt.registry, s.max_future_skew, kv),
+                    kv_for=lambda p: RocksKV(data / f"enablement-{p}"), dedupe_dir=data / "dedupe")
+
+    async def flush() -> None:
+        pass
+
+    runner = rt.runners[signal.name] = SignalRunner(signal, DeadLetterTopic(), rt.worker_id, (rt.enablement_codec,),
                                                     1000, 3600.0, flush, clock=lambda: NOW / 1000)
     return runner
 
@@ -143,6 +160,13 @@ def fill(rt: Runtime, data: Path) -> None:
                                       grievance("g2", "RAISED", "G2", T0 - HOUR_MS, t0_day),
                                       grievance("g3", "RESOLVED", "G2", T0, t0_day)]):
             griev.handle(offset, None, griev.signal.codec.encode(rec), NOW / 1000)
+        enable = await enablement_runner(rt, data).open(0)
+        for offset, rec in enumerate([
+                enablement_event("n1", T0 - 10, account="E1", modes=("UPI", "POS"), camp_ref="CAMP-1"),
+                enablement_event("n2", T0 - 9, account="E2", modes=("QR",)),  # savings: QR does not count
+                enablement_event("n3", T0 - 8, account="E3", account_type="CURRENT", modes=("QR",)),
+                enablement_event("n1", T0 - 10, account="E1", modes=("UPI", "POS"), camp_ref="CAMP-1")]):
+            enable.handle(offset, None, enable.signal.codec.encode(rec), NOW / 1000)
 
     asyncio.run(main())
     rt.rebalances = 2
@@ -316,6 +340,21 @@ def test_seeding_ratio_and_accounts(reg: CollectorRegistry) -> None:
     # Chamoli's only account moved away: no ratio, no account counts
     assert v(reg, "digindex_aadhaar_seeding_ratio", **d(47)) is None
     assert v(reg, "digindex_accounts", **d(47), status="NOT_SEEDED") is None
+
+
+def test_enablement(reg: CollectorRegistry, rt: Runtime) -> None:
+    dl = d(45)
+    assert v(reg, "digindex_digital_enablement_ratio", **dl, account_type="SAVINGS") == 0.5
+    assert v(reg, "digindex_digital_enablement_ratio", **dl, account_type="CURRENT") == 1.0
+    assert v(reg, "digindex_enablement_accounts", **dl, account_type="SAVINGS") == 2
+    assert v(reg, "digindex_enabled_accounts", **dl, account_type="SAVINGS", mode="QR") == 1
+    assert v(reg, "digindex_enabled_accounts", **dl, account_type="SAVINGS", mode="POS") == 1
+    assert v(reg, "digindex_enabled_accounts", **dl, account_type="CURRENT", mode="UPI") == 0
+    assert v(reg, "digindex_camp_enablements_total", **dl) == 1
+    assert v(reg, "digindex_last_event_timestamp_seconds", **dl, topic=rt.settings.enablement_topic) == (T0 - 8) / 1000
+    topic = rt.settings.enablement_topic
+    assert v(reg, "digindex_events_total", topic=topic, outcome="duplicate") == 1
+    assert v(reg, "digindex_events_total", topic=topic, outcome="accepted") == 3
 
 
 def test_targets_for_every_owned_district(reg: CollectorRegistry) -> None:

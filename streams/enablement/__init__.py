@@ -1,0 +1,1 @@
+"""Digital enablement: per-account modes, coverage per district and account type, camp enablements."""

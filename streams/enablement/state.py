@@ -1,0 +1,225 @@
+"""Per-account digital modes and per-district enablement, for one source partition.
+
+Each account's latest set of modes lives in the partition's changelog-backed RocksDB store
+(millions of accounts, one packed value of ~20 bytes plus the event id each), written as events
+are applied; of two events for one account the later ``occurred_at`` wins and equal times are
+ordered by ``event_id``, as for seeding. The per-district counts the metrics read (accounts
+known, enabled, having each mode, by account type) are never saved: the state recounts them
+from the store when the partition is opened, so they always agree with it whatever crashed
+when, and an event the store already holds (its offset at or before the stored one: a replay
+after a crash) changes nothing.
+
+Coverage as the RBI and SLBCs count it: a savings account is enabled with at least one of
+DEBIT_CARD, INTERNET_BANKING, MOBILE_BANKING, UPI, AEPS; a current account with one of those
+or POS or QR. OTHER (and symbols a newer writer adds, read as OTHER) counts towards nothing.
+
+Camp enablements (an applied event with a ``camp_ref`` that makes an account enabled which was
+not enabled, or not known, before it) are a counter that must not move back, so they cannot be
+recounted from the accounts. Each district's count is a value of the same store, written with
+the offset of the event that last raised it, in the same changelog partition as the account
+writes. After a crash the store may be ahead of the restored checkpoint; a replayed event then
+counts only if the district's count does not already hold it (its offset below the event's),
+and an event the account store already holds did not count the first time if the district's
+count has an older offset. So a crash and replay end as one clean pass, as grievances do.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from ..processor.kv import PartitionKV
+from ..processor.signal import StateBase
+from ..registry import DistrictRegistry
+from ..seeding.state import DIRECTORY, account_key
+
+__all__ = [
+    "CURRENT",
+    "MODES",
+    "RESERVED_PREFIX",
+    "SAVINGS",
+    "TYPES",
+    "EnablementPartitionState",
+    "TypeChange",
+    "account_key",
+    "enabled",
+    "mode_mask",
+    "pack",
+    "stored_account_type",
+    "unpack",
+]
+
+SAVINGS, CURRENT = "SAVINGS", "CURRENT"
+TYPES = (SAVINGS, CURRENT)
+#: The modes a metric names, in bit order (OTHER is none of them).
+MODES = ("DEBIT_CARD", "INTERNET_BANKING", "MOBILE_BANKING", "UPI", "AEPS", "POS", "QR")
+_BIT = {m: 1 << i for i, m in enumerate(MODES)}
+#: the modes that make an account of each type enabled
+_ENABLING = {SAVINGS: 0b0011111, CURRENT: 0b1111111}
+_TYPE_BIT = 0x80  # in the packed value's first byte: set for CURRENT, the modes below it
+_HEAD = struct.Struct("<BqqH")  # type and modes, occurred_at ms, source offset, district; then the event id
+_CAMP = struct.Struct("<qq")  # camp enablements, offset of the event that last raised them
+
+#: Store keys starting with this byte are not accounts (account keys start with a bank code):
+#: the partition's checkpoints (``CAMP_PREFIX`` too) live there.
+RESERVED_PREFIX = b"\x00"
+#: a district's camp enablements: ``CAMP_PREFIX + district`` (ASCII digits)
+CAMP_PREFIX = RESERVED_PREFIX + b"C/"
+#: every account key starts with a bank code: 4 capital letters (``streams.validation.BANK_CODE``)
+_ACCOUNT_FIRST_BYTES = [bytes([c]) for c in range(ord("A"), ord("Z") + 1)]
+
+#: (key, old district, old type, new district, new type): None where the account was not known / is gone
+TypeChange = Callable[[bytes, "int | None", "str | None", "int | None", "str | None"], None]
+#: an account as stored: type, modes bitmask, occurred_at, offset, district, event_id
+AccountRecord = tuple[str, int, int, int, int, str]
+#: per (district, account type): [known, enabled, having MODES[0], ..., having MODES[6]]
+_KNOWN, _ENABLED, _MODE0 = 0, 1, 2
+
+
+def mode_mask(modes: list[str]) -> int:
+    """The bitmask of ``modes`` (repeated symbols once, OTHER nothing)."""
+    mask = 0
+    for m in modes:
+        mask |= _BIT.get(m, 0)
+    return mask
+
+
+def enabled(account_type: str, mask: int) -> bool:
+    return bool(mask & _ENABLING[account_type])
+
+
+def pack(account_type: str, mask: int, occurred_at: int, offset: int, district: int, event_id: str) -> bytes:
+    return _HEAD.pack(mask | (_TYPE_BIT if account_type == CURRENT else 0), occurred_at, offset,
+                      district) + event_id.encode()
+
+
+def unpack(data: bytes) -> AccountRecord:
+    head, ts, off, district = _HEAD.unpack_from(data)
+    return (CURRENT if head & _TYPE_BIT else SAVINGS), head & ~_TYPE_BIT, ts, off, district, \
+        data[_HEAD.size:].decode()
+
+
+def stored_account_type(value: bytes) -> str:
+    """The account type of a stored value (``SAVINGS`` or ``CURRENT``), without decoding the rest."""
+    return CURRENT if value[0] & _TYPE_BIT else SAVINGS
+
+
+def scan_accounts(kv: PartitionKV) -> Iterator[tuple[bytes, bytes]]:
+    """Every account of the store (keys by bank code), none of the reserved keys."""
+    for first in _ACCOUNT_FIRST_BYTES:
+        yield from kv.scan(first)
+
+
+class EnablementPartitionState(StateBase):
+    """Counters of one enablement partition; the accounts themselves are in ``kv``."""
+
+    def __init__(self, partition: int, registry: DistrictRegistry, max_future_skew: float, kv: PartitionKV,
+                 forward: Callable[[dict[str, Any]], bytes] | None = None) -> None:
+        super().__init__(partition, registry, max_future_skew)
+        self.kv = kv
+        #: encodes an applied event for an account directory (None: accounts stay in their partition)
+        self.forward = forward
+        #: called after an applied (not replayed) event or a release changed an account's
+        #: (district, account_type), its first appearance and its removal included
+        self.on_type_change: TypeChange | None = None
+        #: (district, account type) -> [known, enabled, having each of MODES]
+        self.counts: dict[tuple[int, str], list[int]] = {}
+        #: district -> camp enablements (mirrors the ``CAMP_PREFIX`` values of the store)
+        self.camp: dict[int, int] = {}
+        self._camp_offset: dict[int, int] = {}
+        self.last_event_ms: dict[int, int] = {}
+        self.recount()
+
+    def recount(self) -> None:
+        """Rebuild the counts from the store (at every open: they always agree with it)."""
+        self.counts = {}
+        for _, value in scan_accounts(self.kv):
+            t, mask, _, _, district, _ = unpack(value)
+            self._count(district, t, mask, +1)
+        self.camp, self._camp_offset = {}, {}
+        for key, value in self.kv.scan(CAMP_PREFIX):
+            lgd = int(key[len(CAMP_PREFIX):])
+            self.camp[lgd], self._camp_offset[lgd] = _CAMP.unpack(value)
+
+    def _count(self, district: int, account_type: str, mask: int, n: int) -> None:
+        c = self.counts.get((district, account_type))
+        if c is None:
+            c = self.counts[(district, account_type)] = [0] * (_MODE0 + len(MODES))
+        c[_KNOWN] += n
+        if mask & _ENABLING[account_type]:
+            c[_ENABLED] += n
+        i = _MODE0
+        while mask:
+            if mask & 1:
+                c[i] += n
+            mask >>= 1
+            i += 1
+
+    def apply(self, record: dict[str, Any], offset: int, now_ms: int) -> str:
+        """Apply a checked, first-seen event to its account; returns its outcome."""
+        ts, lgd, event_id = record["occurred_at"], record["district_lgd"], record["event_id"]
+        a_type, mask = record["account_type"], mode_mask(record["modes"])
+        key = account_key(record["bank_code"], record["account_ref"])
+        if self.forward is not None:  # the directory decides where the account is counted
+            self.emit(DIRECTORY, key, self.forward(record))
+        previous = self.kv.get(key)
+        was_enabled = False
+        old: tuple[int, str] | None = None
+        if previous is not None:
+            p_type, p_mask, p_ts, p_offset, p_district, p_event = unpack(previous)
+            if p_offset >= offset:
+                # a replay after a crash: the store already holds this message's effect (or a later
+                # one's); only the camp count, which cannot be recounted, may still lack it
+                return "accepted"
+            if (ts, event_id) < (p_ts, p_event):
+                return "late"  # an older set than the one we hold: superseded
+            was_enabled = enabled(p_type, p_mask)
+            old = (p_district, p_type)
+            self._count(p_district, p_type, p_mask, -1)
+        if record.get("camp_ref") is not None and not was_enabled and enabled(a_type, mask):
+            # before the account: a crash between the two writes leaves the account to be applied
+            # again, and the camp count already holding this offset
+            self._camp_enablement(lgd, offset)
+        self._count(lgd, a_type, mask, +1)
+        self.kv.put(key, pack(a_type, mask, ts, offset, lgd, event_id))
+        if ts > self.last_event_ms.get(lgd, 0):
+            self.last_event_ms[lgd] = ts
+        self.seen_bank(record["bank_code"], ts, lgd)
+        if self.on_type_change is not None and old != (lgd, a_type):
+            self.on_type_change(key, old[0] if old else None, old[1] if old else None, lgd, a_type)
+        return "accepted"
+
+    def _camp_enablement(self, lgd: int, offset: int) -> None:
+        if self._camp_offset.get(lgd, -1) >= offset:
+            return  # a replay the district's count already holds
+        n = self.camp.get(lgd, 0) + 1
+        self.camp[lgd], self._camp_offset[lgd] = n, offset
+        self.kv.put(CAMP_PREFIX + str(lgd).encode(), _CAMP.pack(n, offset))
+
+    def release(self, key: bytes, lgd: int, occurred_at: int, newer_event_id: str) -> bool:
+        """Forget an account counted in ``lgd`` if what is stored is older than the newer event elsewhere."""
+        stored = self.kv.get(key)
+        if stored is None:
+            return False
+        t, mask, s_ts, _, s_lgd, s_event = unpack(stored)
+        if s_lgd != lgd or (s_ts, s_event) >= (occurred_at, newer_event_id):
+            return False  # the account moved on, or came back with a newer event
+        self.kv.delete(key)
+        self._count(lgd, t, mask, -1)
+        if self.on_type_change is not None:
+            self.on_type_change(key, lgd, t, None, None)
+        return True
+
+    def district(self, lgd: int, account_type: str) -> list[int] | None:
+        """[known, enabled, having each of MODES] for one district and type (None: no account)."""
+        return self.counts.get((lgd, account_type))
+
+    def snapshot(self) -> dict[str, Any]:
+        c = self.base_counters()
+        c["last"] = {str(k): v for k, v in self.last_event_ms.items()}
+        return c
+
+    def load_base(self, c: dict[str, Any]) -> None:
+        super().load_base(c)
+        self.last_event_ms = {int(k): v for k, v in c["last"].items()}

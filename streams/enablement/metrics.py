@@ -46,6 +46,7 @@ def enablement_families(states: Iterable[EnablementPartitionState], registry: Di
         known.add_metric(labels, c[0])
         for i, mode in enumerate(MODES):
             having.add_metric([*labels, mode], c[2 + i])
-    for lgd, n in sorted(camps.items()):
-        camp.add_metric([str(lgd), registry.get(lgd).name], n)
+    # every district with accounts, from 0 (so increase() sees the first), and none without
+    for lgd in sorted({lgd for (lgd, _), c in counts.items() if c[0] > 0}):
+        camp.add_metric([str(lgd), registry.get(lgd).name], camps.get(lgd, 0))
     return [ratio, known, having, camp]

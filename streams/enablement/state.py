@@ -14,13 +14,13 @@ DEBIT_CARD, INTERNET_BANKING, MOBILE_BANKING, UPI, AEPS; a current account with 
 or POS or QR. OTHER (and symbols a newer writer adds, read as OTHER) counts towards nothing.
 
 Camp enablements (an applied event with a ``camp_ref`` that makes an account enabled which was
-not enabled, or not known, before it) are a counter that must not move back, so they cannot be
-recounted from the accounts. Each district's count is a value of the same store, written with
-the offset of the event that last raised it, in the same changelog partition as the account
-writes. After a crash the store may be ahead of the restored checkpoint; a replayed event then
-counts only if the district's count does not already hold it (its offset below the event's),
-and an event the account store already holds did not count the first time if the district's
-count has an older offset. So a crash and replay end as one clean pass, as grievances do.
+not enabled, or not known, before it) are counted in the account's own value (its camp
+enablements so far), so the district's figure is recounted from the store like the others and a
+replay changes nothing. A count of its own per district would not do: after a SIGKILL, Faust's
+recovery may put an older changelog version back under one key and not under another, so two
+keys are never known to be at the same point, while each key's value is one of its own versions
+and the events after it are replayed. An account counted elsewhere (moved, or released by the
+directory) takes its camp enablements along.
 """
 
 from __future__ import annotations
@@ -58,21 +58,20 @@ _BIT = {m: 1 << i for i, m in enumerate(MODES)}
 #: the modes that make an account of each type enabled
 _ENABLING = {SAVINGS: 0b0011111, CURRENT: 0b1111111}
 _TYPE_BIT = 0x80  # in the packed value's first byte: set for CURRENT, the modes below it
-_HEAD = struct.Struct("<BqqH")  # type and modes, occurred_at ms, source offset, district; then the event id
-_CAMP = struct.Struct("<qq")  # camp enablements, offset of the event that last raised them
+#: type and modes, camp enablements, occurred_at ms, source offset, district; then the event id
+_HEAD = struct.Struct("<BHqqH")
+_CAMP_MAX = 0xFFFF
 
 #: Store keys starting with this byte are not accounts (account keys start with a bank code):
-#: the partition's checkpoints (``CAMP_PREFIX`` too) live there.
+#: the partition's checkpoints live there.
 RESERVED_PREFIX = b"\x00"
-#: a district's camp enablements: ``CAMP_PREFIX + district`` (ASCII digits)
-CAMP_PREFIX = RESERVED_PREFIX + b"C/"
 #: every account key starts with a bank code: 4 capital letters (``streams.validation.BANK_CODE``)
 _ACCOUNT_FIRST_BYTES = [bytes([c]) for c in range(ord("A"), ord("Z") + 1)]
 
 #: (key, old district, old type, new district, new type): None where the account was not known / is gone
 TypeChange = Callable[[bytes, "int | None", "str | None", "int | None", "str | None"], None]
-#: an account as stored: type, modes bitmask, occurred_at, offset, district, event_id
-AccountRecord = tuple[str, int, int, int, int, str]
+#: an account as stored: type, modes bitmask, camp enablements, occurred_at, offset, district, event_id
+AccountRecord = tuple[str, int, int, int, int, int, str]
 #: per (district, account type): [known, enabled, having MODES[0], ..., having MODES[6]]
 _KNOWN, _ENABLED, _MODE0 = 0, 1, 2
 
@@ -89,14 +88,15 @@ def enabled(account_type: str, mask: int) -> bool:
     return bool(mask & _ENABLING[account_type])
 
 
-def pack(account_type: str, mask: int, occurred_at: int, offset: int, district: int, event_id: str) -> bytes:
-    return _HEAD.pack(mask | (_TYPE_BIT if account_type == CURRENT else 0), occurred_at, offset,
-                      district) + event_id.encode()
+def pack(account_type: str, mask: int, camps: int, occurred_at: int, offset: int, district: int,
+         event_id: str) -> bytes:
+    return _HEAD.pack(mask | (_TYPE_BIT if account_type == CURRENT else 0), min(camps, _CAMP_MAX), occurred_at,
+                      offset, district) + event_id.encode()
 
 
 def unpack(data: bytes) -> AccountRecord:
-    head, ts, off, district = _HEAD.unpack_from(data)
-    return (CURRENT if head & _TYPE_BIT else SAVINGS), head & ~_TYPE_BIT, ts, off, district, \
+    head, camps, ts, off, district = _HEAD.unpack_from(data)
+    return (CURRENT if head & _TYPE_BIT else SAVINGS), head & ~_TYPE_BIT, camps, ts, off, district, \
         data[_HEAD.size:].decode()
 
 
@@ -125,24 +125,21 @@ class EnablementPartitionState(StateBase):
         self.on_type_change: TypeChange | None = None
         #: (district, account type) -> [known, enabled, having each of MODES]
         self.counts: dict[tuple[int, str], list[int]] = {}
-        #: district -> camp enablements (mirrors the ``CAMP_PREFIX`` values of the store)
+        #: district -> camp enablements of the accounts counted there
         self.camp: dict[int, int] = {}
-        self._camp_offset: dict[int, int] = {}
         self.last_event_ms: dict[int, int] = {}
         self.recount()
 
     def recount(self) -> None:
         """Rebuild the counts from the store (at every open: they always agree with it)."""
-        self.counts = {}
+        self.counts, self.camp = {}, {}
         for _, value in scan_accounts(self.kv):
-            t, mask, _, _, district, _ = unpack(value)
-            self._count(district, t, mask, +1)
-        self.camp, self._camp_offset = {}, {}
-        for key, value in self.kv.scan(CAMP_PREFIX):
-            lgd = int(key[len(CAMP_PREFIX):])
-            self.camp[lgd], self._camp_offset[lgd] = _CAMP.unpack(value)
+            t, mask, camps, _, _, district, _ = unpack(value)
+            self._count(district, t, mask, camps, +1)
 
-    def _count(self, district: int, account_type: str, mask: int, n: int) -> None:
+    def _count(self, district: int, account_type: str, mask: int, camps: int, n: int) -> None:
+        if camps:
+            self.camp[district] = self.camp.get(district, 0) + n * camps
         c = self.counts.get((district, account_type))
         if c is None:
             c = self.counts[(district, account_type)] = [0] * (_MODE0 + len(MODES))
@@ -165,24 +162,23 @@ class EnablementPartitionState(StateBase):
             self.emit(DIRECTORY, key, self.forward(record))
         previous = self.kv.get(key)
         was_enabled = False
+        camps = 0
         old: tuple[int, str] | None = None
         if previous is not None:
-            p_type, p_mask, p_ts, p_offset, p_district, p_event = unpack(previous)
+            p_type, p_mask, camps, p_ts, p_offset, p_district, p_event = unpack(previous)
             if p_offset >= offset:
                 # a replay after a crash: the store already holds this message's effect (or a later
-                # one's); only the camp count, which cannot be recounted, may still lack it
+                # one's); counted as accepted, the most likely original outcome
                 return "accepted"
             if (ts, event_id) < (p_ts, p_event):
                 return "late"  # an older set than the one we hold: superseded
             was_enabled = enabled(p_type, p_mask)
             old = (p_district, p_type)
-            self._count(p_district, p_type, p_mask, -1)
+            self._count(p_district, p_type, p_mask, camps, -1)
         if record.get("camp_ref") is not None and not was_enabled and enabled(a_type, mask):
-            # before the account: a crash between the two writes leaves the account to be applied
-            # again, and the camp count already holding this offset
-            self._camp_enablement(lgd, offset)
-        self._count(lgd, a_type, mask, +1)
-        self.kv.put(key, pack(a_type, mask, ts, offset, lgd, event_id))
+            camps = min(camps + 1, _CAMP_MAX)
+        self._count(lgd, a_type, mask, camps, +1)
+        self.kv.put(key, pack(a_type, mask, camps, ts, offset, lgd, event_id))
         if ts > self.last_event_ms.get(lgd, 0):
             self.last_event_ms[lgd] = ts
         self.seen_bank(record["bank_code"], ts, lgd)
@@ -190,23 +186,16 @@ class EnablementPartitionState(StateBase):
             self.on_type_change(key, old[0] if old else None, old[1] if old else None, lgd, a_type)
         return "accepted"
 
-    def _camp_enablement(self, lgd: int, offset: int) -> None:
-        if self._camp_offset.get(lgd, -1) >= offset:
-            return  # a replay the district's count already holds
-        n = self.camp.get(lgd, 0) + 1
-        self.camp[lgd], self._camp_offset[lgd] = n, offset
-        self.kv.put(CAMP_PREFIX + str(lgd).encode(), _CAMP.pack(n, offset))
-
     def release(self, key: bytes, lgd: int, occurred_at: int, newer_event_id: str) -> bool:
         """Forget an account counted in ``lgd`` if what is stored is older than the newer event elsewhere."""
         stored = self.kv.get(key)
         if stored is None:
             return False
-        t, mask, s_ts, _, s_lgd, s_event = unpack(stored)
+        t, mask, camps, s_ts, _, s_lgd, s_event = unpack(stored)
         if s_lgd != lgd or (s_ts, s_event) >= (occurred_at, newer_event_id):
             return False  # the account moved on, or came back with a newer event
         self.kv.delete(key)
-        self._count(lgd, t, mask, -1)
+        self._count(lgd, t, mask, camps, -1)
         if self.on_type_change is not None:
             self.on_type_change(key, lgd, t, None, None)
         return True

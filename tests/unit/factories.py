@@ -89,12 +89,13 @@ ENABLEMENT_MODES = ("DEBIT_CARD", "INTERNET_BANKING", "MOBILE_BANKING", "UPI", "
 def enablement_oracle(events: list[dict[str, Any]]) -> dict[str, dict[tuple[str, ...], float]]:
     """The enablement metrics of ``events`` applied in this order (a repeated (bank, event_id) is a duplicate).
 
+    A camp enablement is counted in the district where its account is counted now.
     Keys: (district_lgd, account_type) for the ratio and the accounts known, (district_lgd, account_type,
     mode) for the accounts having a mode, (district_lgd,) for camp enablements.
     """
     seen: set[tuple[str, str]] = set()
     latest: dict[tuple[str, str], dict[str, Any]] = {}
-    camp: dict[tuple[str, ...], float] = {}
+    camps: dict[tuple[str, str], int] = {}  # account -> its camp enablements (they go where it is counted)
     for e in events:
         if (e["bank_code"], e["event_id"]) in seen:
             continue
@@ -106,13 +107,14 @@ def enablement_oracle(events: list[dict[str, Any]]) -> dict[str, dict[tuple[str,
         was = p is not None and bool(set(p["modes"]) & ENABLING[p["account_type"]])
         now = bool(set(e["modes"]) & ENABLING[e["account_type"]])
         if e["camp_ref"] is not None and now and not was:
-            key = (str(e["district_lgd"]),)
-            camp[key] = camp.get(key, 0) + 1
+            camps[k] = camps.get(k, 0) + 1
         latest[k] = e
     known: dict[tuple[str, ...], float] = {}
     on: dict[tuple[str, ...], float] = {}
     having: dict[tuple[str, ...], float] = {}
-    for e in latest.values():
+    camp: dict[tuple[str, ...], float] = {}
+    for k, e in latest.items():  # every district with accounts, from 0
+        camp[(str(e["district_lgd"]),)] = camp.get((str(e["district_lgd"]),), 0) + camps.get(k, 0)
         lt = (str(e["district_lgd"]), e["account_type"])
         known[lt] = known.get(lt, 0) + 1
         on[lt] = on.get(lt, 0) + bool(set(e["modes"]) & ENABLING[e["account_type"]])

@@ -29,7 +29,7 @@ _MISSING = object()
 #: Nullable fields where a blank string (empty or spaces, as a spreadsheet export writes an unset
 #: code into JSON) means "none": the field's default (null), as an empty CSV cell does. Elsewhere
 #: a blank string stays a value (and is refused if it is not a valid one).
-BLANK_IS_NULL = frozenset({"department_code"})
+BLANK_IS_NULL = frozenset({"department_code", "camp_ref"})
 
 
 #: Numbers for occurred_at are epoch milliseconds, and only those from 1973-03-03 (10^11 ms) to year 5138
@@ -183,6 +183,21 @@ def _date(name: str) -> Converter:
     return conv
 
 
+def _array(name: str, items: Converter) -> Converter:
+    """An Avro array: a JSON list, or (a CSV cell) its items separated by ``;``, ``[]`` for none.
+
+    An empty CSV cell is a missing value (the reader drops it), so the empty list has a spelling.
+    """
+    def conv(v: Any) -> Any:
+        if type(v) is str:
+            v = [] if v.strip() == "[]" else [part.strip() for part in v.split(";")]
+        if type(v) is not list:
+            raise MalformedEvent(f"{name} {_show(v)} is not a list (in CSV: items separated by ';', "
+                                 "[] for none)", name)
+        return [items(x) for x in v]
+    return conv
+
+
 def _nullable(inner: Converter) -> Converter:
     def conv(v: Any) -> Any:
         return None if v is None else inner(v)
@@ -212,6 +227,8 @@ def _converter(name: str, avro_type: Any) -> Converter:
             return _timestamp(name)
         if kind == "int" and avro_type.get("logicalType") == "date":
             return _date(name)
+        if kind == "array":
+            return _array(name, _converter(name, avro_type["items"]))
         return _converter(name, kind)
     if avro_type == "string":
         return _string(name)

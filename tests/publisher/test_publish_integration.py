@@ -364,3 +364,24 @@ def test_grievances_csv_lands_and_a_transaction_after_the_event_is_rejected(
              "transaction_date": (date.fromisoformat(o["transaction_date"]) - epoch).days} for o in objs]
     assert sorted((v for _, _, v in got), key=lambda r: int(r["event_id"][1:])) == want
     assert all(k == district_key(v["district_lgd"]) for k, _, v in got)
+
+
+def test_enablement_csv_lands_an_empty_reference_is_rejected_and_a_rerun_resumes(
+        settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sets = ["UPI;DEBIT_CARD", "[]", "QR", "POS;QR;OTHER", "AEPS"]
+    objs = [{"event_id": f"n{i}", "occurred_at": RECENT_IST, "district_lgd": 45 + i % 13, "account_ref": f"ACC-{i}",
+             "account_type": "CURRENT" if i % 4 == 0 else "SAVINGS", "modes": sets[i % len(sets)],
+             "camp_ref": f"CAMP-{i % 3}" if i % 2 else ""} for i in range(30)]
+    # an empty cell is a missing value: the required account_ref left blank is refused
+    src = write_csv(tmp_path / "enablement.csv", [*objs, {**objs[1], "event_id": "blank", "account_ref": ""}])
+    code, out, err = publish(settings, capsys, str(src), "--kind", "enablement", "--bank", "SBIN")
+    assert code == 2 and "sent=30 rejected=1" in out, (out, err)
+    assert "account_ref" in err
+    got = consume(settings, settings.enablement_topic, 30, kind="AccountEnablementEvent")
+    want = [{**o, "bank_code": "SBIN", "occurred_at": RECENT,
+             "modes": [] if o["modes"] == "[]" else o["modes"].split(";"), "camp_ref": o["camp_ref"] or None}
+            for o in objs]
+    assert sorted((v for _, _, v in got), key=lambda r: int(r["event_id"][1:])) == want
+    assert all(k == district_key(v["district_lgd"]) for k, _, v in got)
+    code, out, err = publish(settings, capsys, str(src), "--kind", "enablement", "--bank", "SBIN")
+    assert "sent=0" in out and "skipped=30" in out, (out, err)  # resumed from the checkpoint: nothing again

@@ -232,3 +232,26 @@ def test_a_grievance_transaction_date_refuses_other_forms(bad: Any) -> None:
     with pytest.raises(MalformedEvent) as e:
         builder.build(obj)
     assert e.value.field == "transaction_date"
+
+
+@pytest.mark.parametrize(("given", "modes"), [
+    (["UPI", "QR"], ["UPI", "QR"]), ("UPI;DEBIT_CARD", ["UPI", "DEBIT_CARD"]), ("UPI ; QR", ["UPI", "QR"]),
+    ("[]", []), ([], []), ("AEPS", ["AEPS"]),
+])
+def test_enablement_modes_are_a_list_or_separated_by_semicolons(given: Any, modes: list[str]) -> None:
+    builder = RecordBuilder(load_schema("AccountEnablementEvent"), "SBIN")
+    obj = {"event_id": "n1", "occurred_at": T0, "district_lgd": 45, "account_ref": "ACC-1",
+           "account_type": "SAVINGS", "modes": given, "camp_ref": " "}
+    rec = builder.build(obj)
+    assert rec["modes"] == modes and rec["camp_ref"] is None  # a blank camp is no camp
+    assert codec_for("AccountEnablementEvent").decode(codec_for("AccountEnablementEvent").encode(rec)) == rec
+
+
+@pytest.mark.parametrize("bad", ["UPI;", "NFC", ["UPI", "SMS"], 3, {"UPI": 1}, ""])
+def test_enablement_modes_refuse_other_forms(bad: Any) -> None:
+    builder = RecordBuilder(load_schema("AccountEnablementEvent"), "SBIN")
+    obj = {"event_id": "n1", "occurred_at": T0, "district_lgd": 45, "account_ref": "ACC-1",
+           "account_type": "SAVINGS", "modes": bad}
+    with pytest.raises(MalformedEvent) as exc:
+        builder.build(obj)
+    assert exc.value.field == "modes"

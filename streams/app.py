@@ -113,11 +113,12 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     accounts_table, seeding_signals = seeding_signal.declare(app, settings, rt.registry, rt.seeding_codec,
                                                              rt.accounts)
     griev_topic, griev = grievances_signal.declare(app, settings, rt.registry, rt.grievance_codec)
-    enable_topic, enable = enablement_signal.declare(app, settings, rt.registry, rt.enablement_codec)
+    enablement_signals = enablement_signal.declare(app, settings, rt.registry, rt.enablement_codec,
+                                                   lambda p: rt.enablement.get(p))
     verifier = verifier_for(settings)
     # the topics partner banks publish to are verified; the internal ones only workers write
     pay.verifier = seeding_signals[0][0].verifier = griev.verifier = verifier
-    enable.verifier = verifier
+    enablement_signals[0][0].verifier = verifier
     if verifier is not None:
         @app.timer(interval=KEY_RELOAD_SECONDS)
         async def reload_keys() -> None:
@@ -137,7 +138,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
 
     commits = BackgroundCommits(lambda offsets: app.consumer._commit(offsets), TP)
 
-    for signal, topic in ((pay, pay_topic), *seeding_signals, (griev, griev_topic), (enable, enable_topic)):
+    for signal, topic in ((pay, pay_topic), *seeding_signals, (griev, griev_topic), *enablement_signals):
         runner = rt.runners[signal.name] = SignalRunner(
             signal, deadletters, rt.worker_id, codecs, settings.checkpoint_events, settings.checkpoint_interval,
             flush, delay.labels(topic=signal.topic).observe, generation=lambda: int(app.consumer_generation_id),

@@ -188,6 +188,16 @@ class Settings:
         """Internal: the directory's releases of moved accounts, keyed by district like the seeding topic."""
         return f"{self.seeding_topic}-releases"
 
+    @property
+    def enablement_directory_topic(self) -> str:
+        """Internal: every applied enablement event again, keyed by account (its account directory)."""
+        return f"{self.enablement_topic}-directory"
+
+    @property
+    def enablement_releases_topic(self) -> str:
+        """Internal: the enablement directory's releases of moved accounts, keyed by district."""
+        return f"{self.enablement_topic}-releases"
+
     def target_for(self, district_lgd: int) -> float:
         return dict(self.targets).get(district_lgd, self.target)
 

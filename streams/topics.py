@@ -36,7 +36,8 @@ def ensure_topics(settings: Settings, timeout: float = 30.0) -> None:
     ones) if they are missing."""
     names = [settings.payments_topic, settings.seeding_topic, settings.grievances_topic, settings.enablement_topic,
              settings.enrolments_topic, settings.deadletter_topic,
-             settings.seeding_directory_topic, settings.seeding_releases_topic]
+             settings.seeding_directory_topic, settings.seeding_releases_topic,
+             settings.enablement_directory_topic, settings.enablement_releases_topic]
     deadline = time.monotonic() + timeout
     while True:
         try:

@@ -1,39 +1,73 @@
-"""The enablement signal: its topic, its table (accounts, camp counts and checkpoints), its partition states.
+"""The enablement signals: enablement itself, its account directory, and the directory's releases.
 
 Accounts and the checkpoints that cover them share one changelog-backed table, checkpoints under
-``RESERVED_PREFIX``, so an account's write and the checkpoint after it are in one changelog
-partition, in order (``streams.enablement.state`` relies on it).
+``RESERVED_PREFIX`` (the releases' under ``RESERVED_PREFIX + b"R"``), so an account's write and the
+checkpoint after it are in one changelog partition, in order. The directory is seeding's
+(``streams.seeding.directory``) on a table of its own, partitioned by account; the releases state is
+``streams.enablement.releases``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import faust
 
+from ..avro_codec import codec_for
 from ..config import Settings
 from ..processor.changelog import raw_table, raw_topic
 from ..processor.kv import FaustTableKV
 from ..processor.signal import Signal
 from ..processor.store import CheckpointStore
 from ..registry import DistrictRegistry
-from ..topics import district_key
-from .state import RESERVED_PREFIX, EnablementPartitionState
+from ..seeding.directory import RELEASES, DirectoryPartitionState
+from ..seeding.state import DIRECTORY
+from ..topics import default_partition, district_key
+from .releases import EnablementReleaseState
+from .state import RESERVED_PREFIX, EnablementPartitionState, account_key
 
 __all__ = ["declare"]
 
 
-def declare(app: faust.App, settings: Settings, registry: DistrictRegistry, codec: Any) -> tuple[Any, Signal]:
-    """The enablement topic and the ``enablement-accounts`` table, and the signal over them."""
+def declare(app: faust.App, settings: Settings, registry: DistrictRegistry, codec: Any,
+            opened: Callable[[int], EnablementPartitionState | None] | None = None
+            ) -> list[tuple[Signal, Any]]:
+    """The three signals with their source topics; ``opened(p)``: partition p's enablement state, if open."""
     s = settings
-    topic = raw_topic(app, s.enablement_topic, s.topic_partitions)
-    table = raw_table(app, "enablement-accounts", s.topic_partitions)
-    signal = Signal(
+    n = s.topic_partitions
+    topic = raw_topic(app, s.enablement_topic, n)
+    directory_topic = raw_topic(app, s.enablement_directory_topic, n)
+    releases_topic = raw_topic(app, s.enablement_releases_topic, n)
+    table = raw_table(app, "enablement-accounts", n)
+    directory = raw_table(app, "enablement-directory", n)
+    release_codec = codec_for("AccountReleased", s.extra_schema_dir)
+    partitions = list(range(n))
+    dedupe_dir = s.data_dir / "dedupe"
+
+    def release(rec: dict[str, Any]) -> tuple[bytes, bytes, int]:
+        key = district_key(rec["district_lgd"])  # the partition that counts that district's accounts
+        return key, release_codec.encode(rec), default_partition(key, partitions)
+
+    def by_district(record: dict[str, Any]) -> bytes:
+        return district_key(record["district_lgd"])
+
+    enablement = Signal(
         name="enablement", topic=s.enablement_topic, codec=codec,
         store=CheckpointStore(RESERVED_PREFIX, horizon_s=s.dedupe_horizon),
-        make_state=lambda p, kv: EnablementPartitionState(p, registry, s.max_future_skew, kv),
-        kv_for=lambda p: FaustTableKV(table, p),
-        dedupe_dir=s.data_dir / "dedupe",
-        route=lambda record: district_key(record["district_lgd"]), partitions=s.topic_partitions,
-    )
-    return topic, signal
+        make_state=lambda p, kv: EnablementPartitionState(p, registry, s.max_future_skew, kv, codec.encode),
+        kv_for=lambda p: FaustTableKV(table, p), dedupe_dir=dedupe_dir, targets={DIRECTORY: directory_topic},
+        route=by_district, partitions=n)
+    dir_signal = Signal(
+        name="enablement-directory", topic=s.enablement_directory_topic, codec=codec,
+        store=CheckpointStore(RESERVED_PREFIX, horizon_s=s.dedupe_horizon),
+        make_state=lambda p, kv: DirectoryPartitionState(p, registry, s.max_future_skew, kv, release),
+        kv_for=lambda p: FaustTableKV(directory, p), dedupe_dir=dedupe_dir, targets={RELEASES: releases_topic},
+        route=lambda record: account_key(record["bank_code"], record["account_ref"]), partitions=n)
+    releases = Signal(
+        name="enablement-releases", topic=s.enablement_releases_topic, codec=release_codec,
+        store=CheckpointStore(RESERVED_PREFIX + b"R", horizon_s=s.dedupe_horizon),
+        make_state=lambda p, kv: EnablementReleaseState(p, registry, s.max_future_skew, kv,
+                                                        lambda: opened(p) if opened else None),
+        kv_for=lambda p: FaustTableKV(table, p), dedupe_dir=dedupe_dir, route=by_district, partitions=n)
+    return [(enablement, topic), (dir_signal, directory_topic), (releases, releases_topic)]

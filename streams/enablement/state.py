@@ -46,6 +46,7 @@ __all__ = [
     "enabled",
     "mode_mask",
     "pack",
+    "release_stored",
     "stored_account_type",
     "unpack",
 ]
@@ -109,6 +110,19 @@ def scan_accounts(kv: PartitionKV) -> Iterator[tuple[bytes, bytes]]:
     """Every account of the store (keys by bank code), none of the reserved keys."""
     for first in _ACCOUNT_FIRST_BYTES:
         yield from kv.scan(first)
+
+
+def release_stored(kv: PartitionKV, key: bytes, lgd: int, occurred_at: int,
+                   newer_event_id: str) -> AccountRecord | None:
+    """Delete the account if it is stored in ``lgd`` and older than (occurred_at, newer_event_id); what it held."""
+    stored = kv.get(key)
+    if stored is None:
+        return None
+    account = unpack(stored)
+    if account[5] != lgd or (account[3], account[6]) >= (occurred_at, newer_event_id):
+        return None  # the account moved on, or came back with a newer event
+    kv.delete(key)
+    return account
 
 
 class EnablementPartitionState(StateBase):
@@ -188,13 +202,10 @@ class EnablementPartitionState(StateBase):
 
     def release(self, key: bytes, lgd: int, occurred_at: int, newer_event_id: str) -> bool:
         """Forget an account counted in ``lgd`` if what is stored is older than the newer event elsewhere."""
-        stored = self.kv.get(key)
-        if stored is None:
+        released = release_stored(self.kv, key, lgd, occurred_at, newer_event_id)
+        if released is None:
             return False
-        t, mask, camps, s_ts, _, s_lgd, s_event = unpack(stored)
-        if s_lgd != lgd or (s_ts, s_event) >= (occurred_at, newer_event_id):
-            return False  # the account moved on, or came back with a newer event
-        self.kv.delete(key)
+        t, mask, camps = released[:3]
         self._count(lgd, t, mask, camps, -1)
         if self.on_type_change is not None:
             self.on_type_change(key, lgd, t, None, None)

@@ -238,3 +238,25 @@ def test_through_the_processor_a_crash_replay_ends_as_one_clean_pass(registry: D
     assert any(e["camp_ref"] for e in unsaved)
     again.feed(unsaved)  # type: ignore[arg-type]
     assert exported([again.state], registry) == want
+
+
+def release(event_id: str, lgd: int, ts: int, newer: str, account: str = "ACC-1") -> dict[str, Any]:
+    return {"event_id": event_id, "occurred_at": ts, "district_lgd": lgd, "bank_code": "SBIN", "account_ref": account,
+            "newer_event_id": newer, "moved_to_lgd": 57}
+
+
+def test_a_release_from_the_directory_drops_the_account_whether_its_state_is_open_or_not(acc: Accounts) -> None:
+    from streams.enablement.releases import EnablementReleaseState
+
+    acc.apply(enablement_event("e1", T0, lgd=45, modes=("UPI",), camp_ref="C"), 0)
+    acc.apply(enablement_event("e2", T0, lgd=45, account="ACC-2", modes=("UPI",)), 1)
+    rel = EnablementReleaseState(0, acc.registry, SKEW_S, acc.kv, lambda: acc.state)
+    assert rel.apply(release("r0", 45, T0 - 1, "zz"), 0, NOW) == "late"  # the account's own event is newer
+    assert rel.apply(release("r1", 45, T0 + 5, "m1"), 1, NOW) == "accepted"
+    assert acc.metrics()["digindex_enablement_accounts"] == {("45", SAVINGS): 1}
+    assert acc.metrics()["digindex_camp_enablements_total"] == {("45",): 0}
+    assert acc.changes[-1] == (account_key("SBIN", "ACC-1"), 45, SAVINGS, None, None)
+    closed = EnablementReleaseState(0, acc.registry, SKEW_S, acc.kv, lambda: None)
+    assert closed.apply(release("r2", 45, T0 + 5, "m2", account="ACC-2"), 2, NOW) == "accepted"
+    assert acc.kv.get(account_key("SBIN", "ACC-2")) is None
+    assert EnablementPartitionState(0, acc.registry, SKEW_S, acc.kv).counts == {}  # the next open recounts

@@ -25,15 +25,25 @@ from ..seeding.directory import RELEASES, DirectoryPartitionState
 from ..seeding.state import DIRECTORY
 from ..topics import default_partition, district_key
 from .releases import EnablementReleaseState
-from .state import RESERVED_PREFIX, EnablementPartitionState, account_key
+from .state import RESERVED_PREFIX, EnablementPartitionState, TypeChange, account_key
 
 __all__ = ["declare"]
 
 
 def declare(app: faust.App, settings: Settings, registry: DistrictRegistry, codec: Any,
-            opened: Callable[[int], EnablementPartitionState | None] | None = None
-            ) -> list[tuple[Signal, Any]]:
-    """The three signals with their source topics; ``opened(p)``: partition p's enablement state, if open."""
+            opened: Callable[[int], EnablementPartitionState | None] | None = None,
+            on_type_change: TypeChange | None = None) -> list[tuple[Signal, Any]]:
+    """The three signals with their source topics; ``opened(p)``: partition p's enablement state, if open.
+
+    ``on_type_change`` is set on every enablement state made (``EnablementPartitionState.on_type_change``:
+    applied events and releases only; a state's open recounts the store without calling it).
+    """
+
+    def make_state(p: int, kv: Any) -> EnablementPartitionState:
+        state = EnablementPartitionState(p, registry, s.max_future_skew, kv, codec.encode)
+        state.on_type_change = on_type_change
+        return state
+
     s = settings
     n = s.topic_partitions
     topic = raw_topic(app, s.enablement_topic, n)
@@ -55,7 +65,7 @@ def declare(app: faust.App, settings: Settings, registry: DistrictRegistry, code
     enablement = Signal(
         name="enablement", topic=s.enablement_topic, codec=codec,
         store=CheckpointStore(RESERVED_PREFIX, horizon_s=s.dedupe_horizon),
-        make_state=lambda p, kv: EnablementPartitionState(p, registry, s.max_future_skew, kv, codec.encode),
+        make_state=make_state,
         kv_for=lambda p: FaustTableKV(table, p), dedupe_dir=dedupe_dir, targets={DIRECTORY: directory_topic},
         route=by_district, partitions=n)
     dir_signal = Signal(

@@ -94,6 +94,10 @@ def transport_with_fetch_wait(fetch_max_wait_ms: int) -> type[driver.Transport]:
                 return (self.flow_active and not self.should_stop
                         and self.app.consumer_generation_id == generation)
 
+            def batch_ours() -> bool:
+                # and not while Faust rebalances (BatchSource.hold says why)
+                return still_ours() and not self.app.rebalancing
+
             def assigned(tp: TP) -> bool:
                 return active is None or tp in active or tp in self._buffered_partitions
 
@@ -105,8 +109,10 @@ def transport_with_fetch_wait(fetch_max_wait_ms: int) -> type[driver.Transport]:
                     rest[tp] = batch_records[-1:]
                 elif batch is None or not batch.handles(tp.topic):
                     rest[tp] = batch_records
+                elif assigned(tp) and batch_ours():
+                    await batch.feed(tp.topic, tp.partition, batch_records, batch_ours)
                 elif assigned(tp) and still_ours():
-                    await batch.feed(tp.topic, tp.partition, batch_records, still_ours)
+                    await batch.hold(tp.topic, tp.partition)
             to_message = self._to_message
             for tp, record in self.scheduler.iterate(rest):
                 if not still_ours():

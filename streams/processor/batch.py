@@ -60,6 +60,21 @@ class BatchSource:
     def handles(self, topic: str) -> bool:
         return topic in self.runners
 
+    async def hold(self, topic: str, partition: int) -> None:
+        """A batch fetched while Faust is still rebalancing: not processed, fetched again after.
+
+        The recovery hook rewinds each partition to its checkpoint (``streams.recovery``), then
+        Faust resumes the partitions and seeks them to the committed offsets once more. A batch
+        handed over between the two used to be applied and then fetched and handed over again
+        after Faust's seek: counted twice (as duplicates by id, refusals with a second dead letter;
+        seen after SIGKILL restarts and takeovers, 396 to 1,754 messages). Dropping it alone could
+        lose it (Faust's seek may already have run), so the partition is sought to the processor's
+        next offset: whatever Faust's seek does, the batch comes again once, in order.
+        """
+        proc = self.runners[topic].processors.get(partition)
+        if proc is not None and proc.seek is not None:  # else not restored yet: the recovery seeks
+            await proc.seek(partition, proc.state.offset + 1)
+
     async def feed(self, topic: str, partition: int, records: Sequence[Any],
                    still_ours: Callable[[], bool]) -> None:
         """Process one fetched batch of ``topic``/``partition``, in offset order."""

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .. import __version__
+from ..grievances.state import ANOMALIES
 from ..payments.rolling import STATUSES
 from .params import DEFAULT_LIMIT, MAX_LIMIT, ORDERS
 
@@ -43,6 +44,40 @@ def _problem(text: str) -> dict[str, Any]:
 
 def _ok(text: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"description": text, "content": {_JSON: {"schema": schema}}}
+
+
+def _grievance_schemas(windows: list[str]) -> dict[str, Any]:
+    """``figures.grievances`` of a district (``streams.grievances.view``) and its parts."""
+    tats = {"within": "within the RBI turn-around time (open: judged on today's date in India)",
+            "past": "past it", "none": "of a case without one (OTHER)"}
+
+    def by_tat(what: str) -> dict[str, Any]:
+        return _obj(list(tats), {t: _count(f"{what} {text}") for t, text in tats.items()})
+
+    parts = {
+        "open": by_tat("open grievances"), "resolved": by_tat("resolved grievances"),
+        "compensation_owed_rupees": _count("Rs 100 per day past the turn-around time, open and resolved together"),
+        "anomalies": _obj(list(ANOMALIES), {a: _count("events accepted but not matching the grievance's life")
+                                            for a in ANOMALIES}),
+    }
+    ratio = "of the grievances with a turn-around time resolved in the window (null: none)"
+    return {
+        "GrievanceBankFigures": _obj(list(parts), parts),
+        "GrievanceWindowFigures": _obj(["resolved", "resolved_within_tat_ratio", "resolved_within_days_ratio"], {
+            "resolved": _count("grievances with a turn-around time resolved in the window"),
+            "resolved_within_tat_ratio": _share(f"resolved within the turn-around time, {ratio}"),
+            "resolved_within_days_ratio": _share(f"resolved at most `days` days after the transaction date, {ratio}"),
+        }),
+        "GrievanceFigures": _obj([*parts, "banks", "windows", "days", "today", "last_event_ms"], {
+            **parts,
+            "banks": {"type": "object", "description": "bank code -> its figures in the district",
+                      "additionalProperties": _ref("GrievanceBankFigures")},
+            "windows": _obj(windows, {w: _ref("GrievanceWindowFigures") for w in windows}),
+            "days": _count("the day count of resolved_within_days_ratio (DIGINDEX_GRIEVANCE_DAYS)"),
+            "today": _count("the date in India open grievances are judged on (days since 1970-01-01)"),
+            "last_event_ms": _count("event time of the district's latest grievance event (Unix ms; 0: none)"),
+        }, description="the district's grievances against the RBI's turn-around times, sums over its banks"),
+    }
 
 
 def openapi(windows: list[str], districts: Iterable[int], banks: Iterable[str]) -> dict[str, Any]:
@@ -92,7 +127,10 @@ def openapi(windows: list[str], districts: Iterable[int], banks: Iterable[str]) 
         "amount_rupees": _obj(["non_digital", "digital"], {"non_digital": {"type": "number", "minimum": 0},
                                                            "digital": {"type": "number", "minimum": 0}}),
         "windows": _obj(windows, {w: _ref("WindowFigures") for w in windows}, closed=False),
-    }, closed=False, description="every figure the worker keeps for the district (streams/payments/state.py)")
+        "grievances": _ref("GrievanceFigures"),
+    }, closed=False, description="every figure the worker keeps for the district (streams/payments/state.py, "
+       "grievances: streams/grievances/view.py)")
+    figures["required"].append("grievances")
     district = _obj(["district_lgd", "district", "state", "target", "partition", "figures"], {
         "district_lgd": {"type": "integer"}, "district": {"type": "string"}, "state": {"type": "string"},
         "target": {"type": "number", "minimum": 0, "maximum": 1, "description": "configured digital-share target"},
@@ -188,5 +226,6 @@ def openapi(windows: list[str], districts: Iterable[int], banks: Iterable[str]) 
             "ByStatus": by_status, "PurposeFigures": purpose, "DepartmentFigures": department, "BankFigures": bank,
             "WindowFigures": window_figures, "DistrictFigures": figures, "District": district, "Branch": branch,
             "BranchList": branches, "DistrictList": listing, "LocalDistricts": local, "Problem": problem,
+            **_grievance_schemas(windows),
         }},
     }

@@ -17,6 +17,8 @@ import faust
 
 from ..banks import default_banks
 from ..config import Settings
+from ..grievances.state import GrievancePartitionState
+from ..grievances.view import grievance_view
 from ..payments.state import PaymentPartitionState
 from ..runtime import Runtime
 from .answers import district_body, dumps, no_payments, rank_branches
@@ -83,8 +85,20 @@ class Api:
         only_params(_query(request), ())
         code = lgd_param(lgd, self.lgds)
         target = self.settings.target_for(code)
-        return await self.owned(web, request, code,
-                                lambda state, p: district_body(state, code, self.rt.registry, target, p))
+        return await self.owned(web, request, code, lambda state, p: self.with_grievances(
+            district_body(state, code, self.rt.registry, target, p), self.rt.grievances.get(p), p, code))
+
+    def with_grievances(self, body: dict[str, Any], state: GrievancePartitionState | None, partition: int,
+                        lgd: int) -> dict[str, Any]:
+        """``body`` with the district's grievance figures (``figures.grievances``). The grievances
+        partition of the same number is this worker's too (the signals are co-partitioned); one not
+        restored yet is a 503, as a payments partition still restoring is."""
+        if state is None:
+            raise ApiError(503, "Restoring", f"the grievances of partition {partition} are still being restored",
+                           headers={"Retry-After": "1"})
+        windows = list(zip(self.settings.windows, self.windows, strict=True))
+        body["figures"]["grievances"] = grievance_view(state, lgd, windows)
+        return body
 
     async def branches(self, web: Any, request: Any, lgd: str) -> Any:
         params = only_params(_query(request), ("window", "bank", "order", "limit"))
@@ -110,10 +124,14 @@ class Api:
         served = []
         for p, state in sorted(self.rt.payments.items()):
             part = []
+            grievances = self.rt.grievances.get(p)
+            if grievances is None:
+                continue  # its grievances still restoring: not served (the gathering names it missing)
             for lgd in sorted(state.districts):
-                part.append(district_body(state, lgd, self.rt.registry, self.settings.target_for(lgd), p))
+                part.append(self.with_grievances(
+                    district_body(state, lgd, self.rt.registry, self.settings.target_for(lgd), p), grievances, p, lgd))
                 await asyncio.sleep(0)
-            if self.rt.payments.get(p) is state:
+            if self.rt.payments.get(p) is state and self.rt.grievances.get(p) is grievances:
                 served.append(p)
                 out.extend(part)
         return {"worker": self.rt.worker_id, "url": self.router.self_url, "partitions": served, "districts": out}

@@ -44,13 +44,7 @@ def grievance_families(states: Iterable[GrievancePartitionState], registry: Dist
     for state in states:
         for (lgd, bank), a in sorted(state.aggregates.items()):
             labels = [str(lgd), registry.get(lgd).name, bank]
-            within = past = late = 0
-            for due, n in a.open_due.items():
-                if day > due:
-                    past += n
-                    late += n * (day - due)
-                else:
-                    within += n
+            within, past, late = a.open_on(day)
             opened.add_metric([*labels, WITHIN], within)
             opened.add_metric([*labels, PAST], past)
             opened.add_metric([*labels, NONE], a.open_other)

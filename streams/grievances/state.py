@@ -114,6 +114,17 @@ class Aggregate:
         return [{str(d): n for d, n in self.open_due.items()}, self.open_other, dict(self.resolved),
                 self.resolved_late_days, dict(self.anomalies)]
 
+    def open_on(self, day: int) -> tuple[int, int, int]:
+        """(open within their turn-around time, open past it, days late summed over those) on ``day``."""
+        within = past = late = 0
+        for due, n in self.open_due.items():
+            if day > due:
+                past += n
+                late += n * (day - due)
+            else:
+                within += n
+        return within, past, late
+
     @classmethod
     def loaded(cls, v: list[Any]) -> Aggregate:
         return cls(Counter({int(d): n for d, n in v[0].items()}), v[1], Counter(v[2]), v[3], Counter(v[4]))

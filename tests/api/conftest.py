@@ -26,6 +26,7 @@ from streams.broker import EmbeddedBroker
 from streams.config import Settings
 
 from ..helpers import WorkerProcess, produce, test_key_registry, total, wait_until
+from ..worker.grievance_oracle import feed
 
 PARTITIONS = 4
 BANKS = ("SBIN", "PUNB", "BARB")
@@ -80,6 +81,8 @@ class Cluster:
     settings: Settings
     workers: list[WorkerProcess]
     events: list[dict[str, Any]]
+    #: grievance events of the districts with payments (``tests.worker.grievance_oracle``)
+    grievances: list[dict[str, Any]]
 
     def healthz(self, w: WorkerProcess) -> dict[str, Any]:
         return get(w.port, "/healthz").json()
@@ -108,6 +111,7 @@ def cluster(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) ->
     settings = Settings().replace(
         broker=broker.url, app_id=f"digindex-api-{tag}", data_dir=where / "data", payments_topic=f"payments-{tag}",
         seeding_topic=f"seeding-{tag}", deadletter_topic=f"deadletter-{tag}", topic_partitions=PARTITIONS,
+        grievances_topic=f"grievances-{tag}",
         session_timeout=2.0, key_registry=test_key_registry())
     workers = [WorkerProcess(settings, where / f"data{i}", Path(where / f"w{i}.log")) for i in (1, 2)]
     try:
@@ -120,8 +124,13 @@ def cluster(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) ->
         wait_until(lambda: sum(total(w.metrics(), "digindex_events_total", topic=settings.payments_topic,
                                      outcome="accepted") for w in workers) == len(events), 90,
                    what="every event accepted")
+        grievances = feed(800, int(time.time() * 1000), seed=21, districts=DISTRICTS)
+        produce(settings, settings.grievances_topic, grievances, schema="GrievanceEvent")
+        wait_until(lambda: sum(total(w.metrics(), "digindex_events_total", topic=settings.grievances_topic,
+                                     outcome="accepted") for w in workers) == len(grievances), 90,
+                   what="every grievance event accepted")
         assert _split(workers), "the assignment moved while the events were being sent"
-        yield Cluster(settings, workers, events)
+        yield Cluster(settings, workers, events, grievances)
     finally:
         for w in workers:
             w.stop()

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from streams.api.routing import FORWARDED_HEADER, WORKER_HEADER, partition_of
 from streams.channels import is_digital
 
 from ..helpers import wait_until
+from ..worker.grievance_oracle import india_day, oracle
 from .conftest import DISTRICTS, PARTITIONS, QUIET_DISTRICT, Cluster, get
 
 pytestmark = pytest.mark.integration
@@ -176,6 +178,51 @@ def test_district_purpose_department_and_bank_figures_match_the_events(cluster: 
                 assert fig["transactions"] == exp["transactions"], (lgd, label, bank)
                 assert {k: v for k, v in fig.items() if k != "transactions"} == \
                     pytest.approx({k: v for k, v in exp.items() if k != "transactions"}), (lgd, label, bank)
+
+
+def expected_grievances(cluster: Cluster, lgd: int, today: int) -> dict[str, Any]:
+    """``figures.grievances`` of a district as the oracle counts it (the metrics' figures, per district)."""
+    s = cluster.settings
+    want = oracle(cluster.grievances, today, s.windows, s.grievance_days)
+    tats, names = ("within", "past", "none"), ("raised_after_resolved", "raised_twice", "resolved_twice",
+                                                "resolved_unknown")
+    banks = {}
+    for bank in sorted({e["bank_code"] for e in cluster.grievances if e["district_lgd"] == lgd}):
+        key = (str(lgd), bank)
+        banks[bank] = {"open": {t: want["digindex_grievances_open"][(*key, t)] for t in tats},
+                       "resolved": {t: want["digindex_grievances_resolved_total"][(*key, t)] for t in tats},
+                       "compensation_owed_rupees": want["digindex_grievance_compensation_owed_rupees"][key],
+                       "anomalies": {a: want["digindex_grievance_anomalies_total"][(*key, a)] for a in names}}
+    out: dict[str, Any] = {kind: {k: sum(b[kind][k] for b in banks.values()) for k in keys}
+                           for kind, keys in (("open", tats), ("resolved", tats), ("anomalies", names))}
+    out["compensation_owed_rupees"] = sum(b["compensation_owed_rupees"] for b in banks.values())
+    out["banks"], out["windows"] = banks, {}
+    for w in s.windows:
+        label = s.window_label(w)
+        key = (str(lgd), label)
+        out["windows"][label] = {
+            "resolved": want["windows_resolved"].get(key, 0),
+            "resolved_within_tat_ratio": want["digindex_grievance_resolved_within_tat_ratio"].get(key),
+            "resolved_within_days_ratio": want["digindex_grievance_resolved_within_days_ratio"].get(
+                (*key, str(s.grievance_days)))}
+    out["days"], out["today"] = s.grievance_days, today
+    out["last_event_ms"] = max(e["occurred_at"] for e in cluster.grievances if e["district_lgd"] == lgd)
+    return out
+
+
+def test_district_grievance_figures_match_the_events(cluster: Cluster) -> None:
+    """Open within and past the turn-around time (today's date in India), resolved by outcome, the
+    ratios per window, compensation owed and anomalies, by bank and summed: from both workers."""
+    seen_past = 0
+    for lgd in DISTRICTS:
+        for w in cluster.workers:  # the owner and the other (relayed)
+            before = india_day(int(time.time() * 1000))
+            got = get(w.port, f"/api/v1/districts/{lgd}").json()["figures"]["grievances"]
+            assert got["today"] in (before, india_day(int(time.time() * 1000))), got["today"]
+            # the ratios are the same divisions of the same counts: equal, not approximately
+            assert got == expected_grievances(cluster, lgd, got["today"]), (lgd, w.port)
+        seen_past += got["open"]["past"]
+    assert seen_past > 0 and cluster.grievances  # the planted grievance that crossed its TAT while open
 
 
 BAD = [

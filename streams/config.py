@@ -145,6 +145,10 @@ class Settings:
     #: ``digindex_grievance_resolved_within_days_ratio``: resolved at most this many days after the
     #: transaction date (the directive's "within 1-2 days").
     grievance_days: int = 2
+    #: A resolved grievance is deleted from the worker's store once it was resolved more than this
+    #: long (whole days) before the partition's newest grievance event; an event for it after that
+    #: is judged as for a grievance never seen (README, Limits). At least a day and the longest window.
+    grievance_retention: float = 35 * 86400.0
     #: The key registry (streams/signing.py): the worker verifies every source message with it;
     #: publish and simulate sign with the bank's newest active key in it.
     key_registry: Path | None = None
@@ -163,6 +167,8 @@ class Settings:
             raise ValueError("branch_min_transactions must be at least 1")
         if self.grievance_days < 0:
             raise ValueError("grievance_days must not be negative")
+        if self.grievance_retention < max(86400.0, self.longest_window):
+            raise ValueError("grievance_retention must be at least a day and the longest window")
 
     @property
     def longest_window(self) -> float:
@@ -262,6 +268,7 @@ class Settings:
             "checkpoint_events": int, "checkpoint_interval": parse_duration,
             "fetch_max_wait": parse_duration, "extra_schema_dir": str,
             "target": float, "targets": _targets, "branch_min_transactions": int, "grievance_days": int,
+            "grievance_retention": parse_duration,
             "recovery_consistency_check": _bool,
             "batch_path": _bool, "key_registry": Path, "require_signatures": _bool,
         }

@@ -38,6 +38,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dedupe-horizon", type=parse_duration,
                         help="how long event ids are remembered, e.g. 7d (default 7d, at most 35d); "
                         "older events are refused as too_old")
+    parser.add_argument("--grievance-retention", type=parse_duration,
+                        help="how long a resolved grievance is kept after its resolution day (by the newest "
+                        "grievance event), e.g. 35d (default 35d; at least 1d and the longest window); an event for "
+                        "one expired is judged as for a grievance never seen (env DIGINDEX_GRIEVANCE_RETENTION)")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -48,5 +52,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         advertised_url=args.advertised_url, data_dir=args.data_dir, log_level=args.log_level,
         session_timeout=args.session_timeout,
         windows=parse_windows(args.windows) if args.windows else None, dedupe_horizon=args.dedupe_horizon,
+        grievance_retention=args.grievance_retention,
     )
     return run_worker(settings)

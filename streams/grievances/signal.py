@@ -32,7 +32,7 @@ def declare(app: faust.App, settings: Settings, registry: DistrictRegistry, code
         name="grievances", topic=s.grievances_topic, codec=codec,
         store=CheckpointStore(RESERVED_PREFIX, horizon_s=s.dedupe_horizon),
         make_state=lambda p, kv: GrievancePartitionState(p, registry, s.max_future_skew, kv, s.windows,
-                                                         s.grievance_days),
+                                                         s.grievance_days, int(s.grievance_retention // 86400)),
         kv_for=lambda p: FaustTableKV(table, p),
         dedupe_dir=s.data_dir / "dedupe",
         route=lambda record: district_key(record["district_lgd"]), partitions=s.topic_partitions,

@@ -13,6 +13,12 @@ field carries the offset of the event that set it, so the grievance as it was ju
 offset is known (the fields set at or after it are not there yet): every event's effect on the
 counters is judged against that view, and an event the store already holds writes nothing.
 
+Resolved grievances expire: one resolved more than ``retention_days`` before the partition's
+newest event day is forgotten (an event for it is judged as for a grievance never seen) and
+deleted after the next checkpoint, through an index of resolved grievances by day
+(``EXPIRY_PREFIX``). Judged by the events alone, whether deleted yet or not, so a replay ends as
+the first pass did (``expired``, ``expire``; README, Limits).
+
 Anomalies are accepted and counted (``digindex_grievance_anomalies_total``), never refused:
 - ``resolved_unknown``: a RESOLVED for a grievance never raised here (raised before the feed
   began, or its RAISED is still to come). Its T, R and case are on the event, so it is counted
@@ -40,6 +46,7 @@ from .tat import CASES, due_day, ist_day, late_days
 
 __all__ = [
     "ANOMALIES",
+    "EXPIRY_PREFIX",
     "RESERVED_PREFIX",
     "Aggregate",
     "GrievancePartitionState",
@@ -51,6 +58,10 @@ __all__ = [
 
 #: Store keys starting with this byte are the checkpoints; grievance keys start with a bank code.
 RESERVED_PREFIX = b"\x00"
+#: The expiry index: one key per resolved grievance, by resolution day (``expiry_key``).
+EXPIRY_PREFIX = RESERVED_PREFIX + b"X/"
+#: Expired grievances deleted per checkpoint at most: a backlog leaves gradually, not in one stall.
+EXPIRE_PER_SAVE = 512
 ANOMALIES = ("raised_after_resolved", "raised_twice", "resolved_twice", "resolved_unknown")
 #: resolution outcomes, as the ``tat`` label: within the turn-around time, past it, no TAT (OTHER)
 WITHIN, PAST, NONE = "within", "past", "none"
@@ -66,7 +77,12 @@ def grievance_key(bank_code: str, grievance_ref: str) -> bytes:
 
 @dataclass(slots=True)
 class GrievanceRecord:
-    """One grievance as stored; an offset of -1 means the field is not set."""
+    """One grievance as stored; an offset of -1 means the field is not set.
+
+    ``previous``: the expired grievance this one replaced (same bank and reference, raised or
+    resolved again after the retention), kept so that a replay of the events before this one's
+    first still sees what they saw.
+    """
 
     district: int
     case: str
@@ -74,6 +90,16 @@ class GrievanceRecord:
     raised_offset: int = -1
     resolved_offset: int = -1
     resolved_day: int = 0
+    previous: GrievanceRecord | None = None
+
+    def first_offset(self) -> int:
+        return min(o for o in (self.raised_offset, self.resolved_offset) if o >= 0)
+
+    def as_of(self, offset: int) -> GrievanceRecord:
+        """The record an event at ``offset`` saw: the replaced one for an offset before this one's first."""
+        if self.previous is not None and offset < self.first_offset():
+            return self.previous
+        return self
 
     def raised_before(self, offset: int) -> bool:
         return 0 <= self.raised_offset < offset
@@ -87,13 +113,20 @@ class GrievanceRecord:
 
 
 def pack(r: GrievanceRecord) -> bytes:
-    return _REC.pack(r.district, _CASE[r.case], r.transaction_day, r.raised_offset, r.resolved_offset,
-                     r.resolved_day)
+    out = _REC.pack(r.district, _CASE[r.case], r.transaction_day, r.raised_offset, r.resolved_offset,
+                    r.resolved_day)
+    return out if r.previous is None else out + pack(r.previous)[:_REC.size]
 
 
 def unpack(data: bytes) -> GrievanceRecord:
-    d, c, t, ro, so, rd = _REC.unpack(data)
-    return GrievanceRecord(d, CASES[c], t, ro, so, rd)
+    d, c, t, ro, so, rd = _REC.unpack_from(data)
+    previous = unpack(data[_REC.size:]) if len(data) > _REC.size else None
+    return GrievanceRecord(d, CASES[c], t, ro, so, rd, previous)
+
+
+def expiry_key(day: int, key: bytes) -> bytes:
+    """The expiry index's key of a grievance resolved on ``day`` (scanned in day order)."""
+    return EXPIRY_PREFIX + b"%06d/" % day + key
 
 
 @dataclass
@@ -134,9 +167,16 @@ class GrievancePartitionState(StateBase):
     """Counters of one grievances partition; the grievances themselves are in ``kv``."""
 
     def __init__(self, partition: int, registry: DistrictRegistry, max_future_skew: float, kv: PartitionKV,
-                 windows: tuple[float, ...], days: int) -> None:
+                 windows: tuple[float, ...], days: int, retention_days: int = 35) -> None:
         super().__init__(partition, registry, max_future_skew)
         self.kv = kv
+        #: a grievance resolved more than this many days before the partition's newest event day is
+        #: forgotten (``expired``)
+        self.retention_days = retention_days
+        #: the newest event time of the partition (the max of ``last_event_ms``): expiry's clock
+        self.newest_ms = 0
+        #: grievances deleted from the store by this process (for tests and debugging)
+        self.deleted = 0
         self.windows = windows
         #: ``digindex_grievance_resolved_within_days_ratio``'s day count
         self.days = days
@@ -160,10 +200,16 @@ class GrievancePartitionState(StateBase):
         ts, bank, lgd = record["occurred_at"], record["bank_code"], record["district_lgd"]
         key = grievance_key(bank, record["grievance_ref"])
         raw = self.kv.get(key)
-        g = unpack(raw) if raw is not None else None
-        replay = g is not None and g.holds(offset)
+        stored = unpack(raw) if raw is not None else None
+        replay = stored is not None and stored.holds(offset)
         if ts > self.last_event_ms.get(lgd, 0):
             self.last_event_ms[lgd] = ts
+        if ts > self.newest_ms:
+            self.newest_ms = ts
+        g = stored.as_of(offset) if stored is not None else None
+        gone = g if g is not None and self.expired(g, offset) else None
+        if gone is not None:
+            g = None  # forgotten: this event is judged as for a grievance never seen
         self.seen_bank(bank, ts, lgd)
         outcome = "accepted"
         if record["action"] == "RAISED":
@@ -172,8 +218,8 @@ class GrievancePartitionState(StateBase):
             elif g is not None and g.raised_before(offset):
                 self.aggregate(g.district, bank).anomalies["raised_twice"] += 1
             else:
-                g = GrievanceRecord(lgd, record["case"], record["transaction_date"], raised_offset=offset) \
-                    if g is None else g
+                g = GrievanceRecord(lgd, record["case"], record["transaction_date"], raised_offset=offset,
+                                    previous=gone) if g is None else g
                 self._open(g, bank, +1)
                 if not replay:
                     g.raised_offset = offset
@@ -185,7 +231,7 @@ class GrievancePartitionState(StateBase):
             else:
                 if g is None or not g.raised_before(offset):
                     if g is None:
-                        g = GrievanceRecord(lgd, record["case"], record["transaction_date"])
+                        g = GrievanceRecord(lgd, record["case"], record["transaction_date"], previous=gone)
                     self.aggregate(g.district, bank).anomalies["resolved_unknown"] += 1
                 else:
                     self._open(g, bank, -1)
@@ -194,8 +240,39 @@ class GrievancePartitionState(StateBase):
                 if not replay:
                     g.resolved_offset, g.resolved_day = offset, r_day
                     self.kv.put(key, pack(g))
+                    self.kv.put(expiry_key(r_day, key), b"\x01")
         self._advance(g.district if g is not None else lgd, min(ts, now_ms) // BUCKET_MS)
         return outcome
+
+    def expired(self, g: GrievanceRecord, offset: int) -> bool:
+        """Whether ``g``, as an event at ``offset`` sees it, was resolved more than ``retention_days``
+        before the partition's newest event day. A function of the events alone (no clock), so a
+        replay judges every event as the first pass did, whether the store still holds ``g`` or not."""
+        return g.resolved_before(offset) and ist_day(self.newest_ms) - g.resolved_day > self.retention_days
+
+    def expire(self, limit: int = EXPIRE_PER_SAVE) -> int:
+        """Delete up to ``limit`` grievances expired as of the newest event (after a checkpoint: see below).
+
+        Called once the checkpoint covering ``newest_ms`` is written, and the deletes follow it in
+        the same changelog partition: a restore that finds a grievance deleted restores that
+        checkpoint or a later one, so every event it replays has it expired anyway. An index entry
+        whose grievance was raised or resolved again since (a newer record under the key) is dropped
+        alone."""
+        cutoff = ist_day(self.newest_ms) - self.retention_days  # resolved before this day: expired
+        entries = []
+        for key, _ in self.kv.scan(EXPIRY_PREFIX):
+            day = int(key[len(EXPIRY_PREFIX):len(EXPIRY_PREFIX) + 6])
+            if day >= cutoff or len(entries) >= limit:
+                break
+            entries.append((key, day, key[len(EXPIRY_PREFIX) + 7:]))
+        for key, day, gkey in entries:
+            raw = self.kv.get(gkey)
+            g = unpack(raw) if raw is not None else None
+            if g is not None and g.resolved_offset >= 0 and g.resolved_day == day:
+                self.kv.delete(gkey)
+                self.deleted += 1
+            self.kv.delete(key)
+        return len(entries)
 
     def _open(self, g: GrievanceRecord, bank: str, n: int) -> None:
         a = self.aggregate(g.district, bank)
@@ -282,6 +359,7 @@ class GrievancePartitionState(StateBase):
 
     def checkpointed(self) -> None:
         self._dirty = set()
+        self.expire()
 
     def load(self, snapshot: dict[str, Any], deltas: list[dict[str, Any]]) -> None:
         """The last checkpoint's counters; the snapshot's minutes, each delta's over them, then pruned."""
@@ -293,6 +371,7 @@ class GrievancePartitionState(StateBase):
         self.aggregates = {(lgd, bank): Aggregate.loaded(v) for lgd, bank, v in c["g"]}
         self.heads = {int(k): v for k, v in c["heads"].items()}
         self.last_event_ms = {int(k): v for k, v in c["last"].items()}
+        self.newest_ms = max(self.last_event_ms.values(), default=0)
         self.minutes = {}
         for part in parts:
             for lgd, m in part["minutes"].items():

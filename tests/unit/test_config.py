@@ -148,3 +148,12 @@ def test_web_url_is_what_other_workers_reach() -> None:
     s = Settings.from_env({"DIGINDEX_ADVERTISED_URL": "http://w-0.digindex-worker:6066/"})
     assert s.web_url == "http://w-0.digindex-worker:6066"
     assert Settings.from_env(s.to_env()).advertised_url == s.advertised_url
+
+
+def test_grievance_retention() -> None:
+    assert Settings().grievance_retention == 35 * 86400.0
+    assert Settings.from_env({"DIGINDEX_GRIEVANCE_RETENTION": "10d"}).grievance_retention == 10 * 86400.0
+    with pytest.raises(ValueError, match="grievance_retention"):
+        Settings(grievance_retention=3600.0)  # less than a day
+    with pytest.raises(ValueError, match="grievance_retention"):
+        Settings(windows=(3600.0, 2 * 86400.0), grievance_retention=86400.0)  # less than the longest window

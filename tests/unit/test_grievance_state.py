@@ -255,3 +255,87 @@ def test_replay_after_a_crash_counts_once_with_the_store_ahead(registry: Distric
     assert second.state.outcomes == clean.state.outcomes
     grievances = {k: v for k, v in kv.scan(b"") if not k.startswith(RESERVED_PREFIX)}
     assert grievances == {k: v for k, v in clean_kv.scan(b"") if not k.startswith(RESERVED_PREFIX)}
+
+
+# --- expiry of resolved grievances ---------------------------------------------------------------
+
+def test_a_resolved_grievance_expires_after_the_retention_and_is_then_judged_as_never_seen(
+        registry: DistrictRegistry, tmp_path: Path) -> None:
+    """Retention 2 days, by the partition's newest event day: resolved on Dec 1, kept through Dec 3,
+    forgotten from Dec 4 (deleted after the next checkpoint); the same judgements whether deleted yet
+    or not. Open grievances never expire."""
+    kept, lazy = (Partition(registry, tmp_path / name, ms(2026, 12, 10, 12)) for name in ("kept", "lazy"))
+    for p in (kept, lazy):
+        p.state.retention_days = 2
+    t = day(2026, 11, 30)
+    first = [grievance("r1", "RAISED", "G1", at=ms(2026, 12, 1, 9), t=t),
+             grievance("s1", "RESOLVED", "G1", at=ms(2026, 12, 1, 10), t=t),
+             grievance("r2", "RAISED", "G2", at=ms(2026, 12, 1, 11), t=t),
+             grievance("s2", "RESOLVED", "G2", at=ms(2026, 12, 1, 12), t=t),
+             grievance("open", "RAISED", "OPEN", at=ms(2026, 12, 1, 13), t=t),
+             grievance("other", "RAISED", "H", at=ms(2026, 12, 3, 23), t=t),  # newest day Dec 3: kept
+             grievance("s1-again", "RESOLVED", "G1", at=ms(2026, 12, 3, 23, 30), t=t)]
+    for p in (kept, lazy):
+        assert [p.apply(e) for e in first] == ["accepted"] * 7
+        assert p.state.expire() == 0 and p.kv.get(b"SBIN|G1") is not None
+    a = kept.state.aggregate(45, "SBIN")
+    assert a.anomalies["resolved_twice"] == 1 and a.resolved["within"] == 2
+    later = [grievance("tick", "RAISED", "K", at=ms(2026, 12, 4, 1), t=t),  # newest day Dec 4: G1, G2 expire
+             grievance("s1-late", "RESOLVED", "G1", at=ms(2026, 12, 4, 2), t=t),
+             grievance("r2-again", "RAISED", "G2", at=ms(2026, 12, 4, 3), t=t)]
+    kept.apply(later[0])
+    kept.state.checkpointed()  # the checkpoint covering Dec 4 deletes them
+    assert kept.state.deleted == 2 and kept.kv.get(b"SBIN|G1") is None and kept.kv.get(b"SBIN|G2") is None
+    assert kept.kv.get(b"SBIN|OPEN") is not None and kept.kv.get(b"SBIN|H") is not None
+    for e in later[1:]:
+        kept.apply(e)
+    for e in later:
+        lazy.apply(e)  # never checkpointed: still in its store, forgotten all the same
+    assert lazy.state.deleted == 0 and lazy.kv.get(b"SBIN|G2") is not None
+    for p in (kept, lazy):
+        a = p.state.aggregate(45, "SBIN")
+        # G1: a resolution of a grievance never seen (counted as one); G2: raised again, open
+        assert a.anomalies == {"resolved_twice": 1, "resolved_unknown": 1}, a.anomalies
+        assert (a.resolved["within"], a.resolved["past"]) == (2, 1) and sum(a.open_due.values()) == 4  # OPEN H K G2
+    assert kept.scrape(registry) == lazy.scrape(registry)
+
+
+def test_replay_with_expiry_ends_as_one_clean_pass_for_any_crash_point(registry: DistrictRegistry,
+                                                                       tmp_path: Path) -> None:
+    """Grievances resolved and expired (retention 1 day) within the replayed range, raised and resolved
+    again after: a crash after any checkpoint (and the deletes after it), then a restore and a replay,
+    ends with the counters of one clean pass."""
+    now = ms(2026, 12, 6, 12)
+    clock = Clock(now / 1000)
+    t = day(2026, 11, 30)
+    events = []
+    for i in range(40):  # one event an hour or so, over 5 days: each grievance resolved 2 h after its raising
+        at = now - 3_600_000 * (120 - 3 * i)
+        events.append(grievance(f"r{i}", "RAISED", f"G{i % 12}", at=at, t=t, bank=("SBIN", "PUNB")[i % 2]))
+        events.append(grievance(f"s{i}", "RESOLVED", f"G{i % 12}", at=at + 7_200_000, t=t,
+                                bank=("SBIN", "PUNB")[i % 2]))
+
+    def signal_on(kv: RocksKV, where: Path) -> Signal:
+        sig = grievance_signal(registry, kv, where, 120)
+        sig.make_state = lambda p, part_kv: GrievancePartitionState(p, registry, SKEW_S, part_kv, WINDOWS, 2, 1)
+        return sig
+
+    clean = Owner(signal_on(RocksKV(tmp_path / "clean"), tmp_path / "c"), DedupeStore(tmp_path / "cd"), clock)
+    clean.feed(events)
+    want = clean.state.comparable()
+    assert sum(a.anomalies["raised_after_resolved"] for a in clean.state.aggregates.values()) > 0  # not expired yet
+    assert sum(a.anomalies["raised_twice"] for a in clean.state.aggregates.values()) == 0
+    for crash in (10, 25, 41, 60):
+        kv = RocksKV(tmp_path / f"kv{crash}")
+        signal = signal_on(kv, tmp_path / f"s{crash}")
+        dedupe = DedupeStore(tmp_path / f"dd{crash}")
+        first = Owner(signal, dedupe, clock)
+        for k in range(0, crash, 9):
+            first.feed(events[k:min(k + 9, crash)])
+            first.save()  # each checkpoint then deletes what has expired by its newest event
+        first.feed(events[crash:])  # applied and written, never checkpointed: the crash
+        assert first.state.deleted > 0 or crash < 25
+        second = Owner(signal, dedupe, clock)
+        second.feed(events[crash:])
+        assert second.state.comparable() == want, crash
+        assert second.state.outcomes == clean.state.outcomes, crash

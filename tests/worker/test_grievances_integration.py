@@ -149,3 +149,71 @@ def test_two_workers_one_killed_the_survivor_holds_every_grievance(settings: Set
     finally:
         w1.stop()
         w2.stop()
+
+
+def test_resolved_grievances_expire_from_the_store_and_a_restart_ends_the_same(settings: Settings,
+                                                                               tmp_path: Path) -> None:
+    """Retention 1 day: a grievance resolved 3 days ago (India) is deleted from the table once an event
+    of today is checkpointed (a tombstone in its changelog), one resolved yesterday is kept. A second
+    resolution of each is then judged by what the store knows: the expired one as a grievance never
+    seen (resolved_unknown, a resolution, 3 days late), the kept one as resolved_twice. A SIGKILL and a
+    restart on the data dir end with the same figures."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    now = int(time.time() * 1000)
+    today = india_day(now)
+    if india_day(now + 10 * 60_000) != today:
+        pytest.fail("run 10 minutes away from midnight in India")
+
+    def noon(d: int, minutes: int = 0) -> int:  # 12:00 in India on day d (06:30 UTC)
+        return (d * 86_400 + 6 * 3600 + 1800) * 1000 + minutes * 60_000
+
+    p2p, old, kept = "UPI_P2P_NOT_CREDITED", today - 3, today - 1
+    events = [event("r-old", "RAISED", "OLD", noon(old), old - 1, p2p, 45, "SBIN"),  # due on `old`
+              event("s-old", "RESOLVED", "OLD", noon(old, 60), old - 1, p2p, 45, "SBIN"),  # within
+              event("r-kept", "RAISED", "KEPT", noon(kept), kept - 1, p2p, 45, "SBIN"),
+              event("s-kept", "RESOLVED", "KEPT", noon(kept, 60), kept - 1, p2p, 45, "SBIN"),  # within
+              event("r-now", "RAISED", "NOW", now - 60_000, today, "OTHER", 45, "SBIN")]
+    again = [event("s-old-2", "RESOLVED", "OLD", now - 30_000, old - 1, p2p, 45, "SBIN"),
+             event("s-kept-2", "RESOLVED", "KEPT", now - 20_000, kept - 1, p2p, 45, "SBIN")]
+    s = settings.replace(grievance_retention=86400.0)
+    topic = s.grievances_topic
+    w = WorkerProcess(s, tmp_path / "data", tmp_path / "w1.log").start().wait_ready()
+    try:
+        produce(s, topic, events, schema=SCHEMA)
+        wait_until(lambda: total(w.metrics(), "digindex_events_total", topic=topic) >= len(events), 60,
+                   what="the first events")
+        time.sleep(2.0)  # checkpointed (1 s interval), and the expired grievance deleted after it
+        changelog = f"{s.app_id}-grievances-state-changelog"
+        consumer = KafkaConsumer(bootstrap_servers=s.bootstrap_servers, consumer_timeout_ms=3000)
+        try:
+            parts = [TopicPartition(changelog, p) for p in sorted(consumer.partitions_for_topic(changelog) or ())]
+            assert parts, changelog
+            consumer.assign(parts)
+            consumer.seek_to_beginning()
+            last = {m.key: m.value for m in consumer}  # the latest record of every key
+        finally:
+            consumer.close()
+        assert last[b"SBIN|OLD"] is None and last[b"SBIN|KEPT"] is not None and last[b"SBIN|NOW"] is not None
+        produce(s, topic, again, schema=SCHEMA)
+        wait_until(lambda: total(w.metrics(), "digindex_events_total", topic=topic) >= len(events) + len(again),
+                   60, what="the second resolutions")
+        time.sleep(1.5)
+        want = exported(w)
+        w.kill()
+        w = WorkerProcess(s, tmp_path / "data", tmp_path / "w2.log").start().wait_ready()
+        got = wait_until(lambda: (e := exported(w))["digindex_grievances_resolved_total"] and e, 60,
+                         what="restored")
+        assert got == want
+        key = ("45", "SBIN")
+        assert {a: got["digindex_grievance_anomalies_total"][(*key, a)] for a in ("resolved_twice",
+                "resolved_unknown", "raised_after_resolved", "raised_twice")} == {
+            "resolved_twice": 1, "resolved_unknown": 1, "raised_after_resolved": 0, "raised_twice": 0}
+        resolved = {t: got["digindex_grievances_resolved_total"][(*key, t)] for t in ("within", "past", "none")}
+        assert resolved == {"within": 2, "past": 1, "none": 0}
+        assert got["digindex_grievance_compensation_owed_rupees"][key] == 100 * 3  # OLD again: 3 days late
+        assert got["digindex_grievances_open"][(*key, "none")] == 1
+        m = w.metrics()
+        assert total(m, "digindex_events_total", topic=topic, outcome="accepted") == len(events) + len(again)
+    finally:
+        w.stop()

@@ -15,13 +15,18 @@ from .errors import AadhaarLikeValue, InvalidBankCode, OutOfRange, TooOld
 from .grievances.tat import ist_day
 from .registry import DistrictRegistry
 
-__all__ = ["BANK_CODE", "ENUM_FIELDS", "check_enablement", "check_event", "check_grievance", "check_horizon"]
+__all__ = ["AGE_BANDS", "BANK_CODE", "ENUM_FIELDS", "check_enablement", "check_enrolment", "check_event",
+           "check_grievance", "check_horizon"]
 
 #: A bank or utility code: the 4-letter IFSC bank prefix (utilities get one assigned likewise).
 BANK_CODE = re.compile(r"[A-Z]{4}")
 
 #: Fields whose values are schema enum symbols: no free text, nothing to scan.
 ENUM_FIELDS = frozenset({"channel", "status", "purpose"})
+
+#: ``holder_age_band`` values (schemas/SchemeEnrolmentEvent.avsc: a string, Avro symbols cannot
+#: start with a digit), or null.
+AGE_BANDS = ("18_40", "41_50", "51_70", "OTHER")
 
 
 def check_event(record: dict[str, Any], registry: DistrictRegistry, now_ms: int, max_future_ms: int,
@@ -64,6 +69,8 @@ def check_event(record: dict[str, Any], registry: DistrictRegistry, now_ms: int,
         raise OutOfRange(f"amount_paise is negative ({amount})", "amount_paise")
     if "transaction_date" in record:  # a grievance (schemas/GrievanceEvent.avsc)
         check_grievance(record)
+    if "holder_age_band" in record:  # an enrolment (schemas/SchemeEnrolmentEvent.avsc)
+        check_enrolment(record)
     if "modes" in record:  # an enablement (schemas/AccountEnablementEvent.avsc)
         check_enablement(record)
 
@@ -86,6 +93,17 @@ def check_grievance(record: dict[str, Any]) -> None:
         raise OutOfRange("transaction_date is before 1970", "transaction_date")
     if t > ist_day(record["occurred_at"]):
         raise OutOfRange("transaction_date is after the event's own date in India", "transaction_date")
+
+
+def check_enrolment(record: dict[str, Any]) -> None:
+    """An enrolment's own rules: an account reference, and an age band of ``AGE_BANDS`` or null."""
+    if not record["account_ref"]:
+        raise OutOfRange("account_ref is empty", "account_ref")
+    band = record["holder_age_band"]
+    if band is not None and band not in AGE_BANDS:
+        shown = band if len(band) <= 16 else band[:16] + "..."
+        raise OutOfRange(f"holder_age_band {shown!r} is not one of {', '.join(AGE_BANDS)} or null",
+                         "holder_age_band")
 
 
 def check_horizon(record: dict[str, Any], oldest_ms: int) -> None:

@@ -1,0 +1,1 @@
+"""The social-security enrolment signal: scheme enrolments per account and scheme coverage."""

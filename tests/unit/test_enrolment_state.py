@@ -1,0 +1,316 @@
+"""EnrolmentPartitionState: latest status per (account, scheme), the latest age band, the join with
+the enablement feed's account types, recounts, replays; the families; the age-band check."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+from prometheus_client.registry import Collector
+
+from streams.avro_codec import codec_for
+from streams.enrolment.join import StoredTypes
+from streams.enrolment.metrics import enrolment_families
+from streams.enrolment.state import (
+    RESERVED_PREFIX,
+    AccountRecord,
+    EnrolmentPartitionState,
+    account_key,
+    pack,
+    unpack,
+)
+from streams.errors import OutOfRange
+from streams.processor.dedupe import DedupeStore
+from streams.processor.kv import RocksKV
+from streams.processor.signal import Signal
+from streams.processor.store import CheckpointStore
+from streams.registry import DistrictRegistry
+
+from .factories import HOUR_MS, SKEW_S, T0
+from .kit import Clock, Owner
+
+NOW = T0 + 48 * HOUR_MS
+CODEC = codec_for("SchemeEnrolmentEvent")
+SCHEMES = ("PMSBY", "PMJJBY", "APY")
+#: the oracle's own eligibility table (DOMAIN.md), written out, not imported
+RANGES = {"PMSBY": {"18_40", "41_50", "51_70"}, "PMJJBY": {"18_40", "41_50"}, "APY": {"18_40"}}
+
+
+def enrolment(event_id: str, ts: int, account: str = "A1", scheme: str = "PMSBY", status: str = "ENROLLED",
+              band: str | None = None, lgd: int = 45, bank: str = "SBIN") -> dict[str, Any]:
+    return {"event_id": event_id, "occurred_at": ts, "district_lgd": lgd, "bank_code": bank,
+            "account_ref": account, "scheme": scheme, "status": status, "holder_age_band": band}
+
+
+class EnablementDouble:
+    """The enablement feed's side of the join, for real: its store (a RocksKV) holds a type per
+    account (encoded as its name), and every change calls ``on_type_change`` after the write, as
+    ``EnablementPartitionState`` does."""
+
+    def __init__(self, path: Path) -> None:
+        self.kv = RocksKV(path)
+        self.on_type_change: Any = None
+        self.districts: dict[bytes, int] = {}
+
+    def types(self) -> StoredTypes:
+        return StoredTypes(self.kv, bytes.decode)
+
+    def set(self, account: str, account_type: str | None, lgd: int = 45, bank: str = "SBIN") -> None:
+        key = account_key(bank, account)
+        raw = self.kv.get(key)
+        old = None if raw is None else raw.decode()
+        if account_type is None:
+            self.kv.delete(key)
+        else:
+            self.kv.put(key, account_type.encode())
+        old_d, self.districts[key] = self.districts.get(key), lgd
+        if self.on_type_change is not None and (old_d, old) != (lgd, account_type):
+            self.on_type_change(key, old_d, old, lgd, account_type)
+
+
+class Partition:
+    """One enrolments partition (a real RocksKV) joined with an ``EnablementDouble``."""
+
+    def __init__(self, registry: DistrictRegistry, path: Path, enablement: EnablementDouble | None = None) -> None:
+        self.kv = RocksKV(path / "enrol")
+        self.enablement = enablement or EnablementDouble(path / "enable")
+        self.registry = registry
+        self.state = self.fresh()
+        self.next_offset = 0
+
+    def fresh(self) -> EnrolmentPartitionState:
+        state = EnrolmentPartitionState(0, self.registry, SKEW_S, self.kv, self.enablement.types()).recount()
+        self.enablement.on_type_change = state.type_changed
+        return state
+
+    def apply(self, rec: dict[str, Any], offset: int) -> str:
+        self.state.check(rec, NOW)
+        return self.state.apply(rec, offset, NOW)
+
+    def feed(self, events: list[dict[str, Any]]) -> list[str]:
+        out = []
+        for e in events:
+            out.append(self.apply(e, self.next_offset))
+            self.next_offset += 1
+        return out
+
+
+def plain(counts: dict[int, Counter[tuple[str, str]]]) -> dict[tuple[int, str, str], int]:
+    return {(lgd, *k): n for lgd, c in counts.items() for k, n in c.items() if n}
+
+
+def oracle(events: list[dict[str, Any]], types: dict[str, str]) -> dict[tuple[int, str, str], int]:
+    """The counters, computed from the events and the accounts' types by brute force."""
+    accounts: dict[str, list[dict[str, Any]]] = {}
+    for e in events:
+        accounts.setdefault(e["account_ref"], []).append(e)
+    out: Counter[tuple[int, str, str]] = Counter()
+    for account, evs in accounts.items():
+        order = sorted(evs, key=lambda e: (e["occurred_at"], e["event_id"]))
+        lgd = order[-1]["district_lgd"]
+        banded = [e for e in order if e["holder_age_band"] is not None]
+        band = banded[-1]["holder_age_band"] if banded else None
+        savings = types.get(account) == "SAVINGS"
+        if savings and band is None:
+            out[lgd, "age_unknown", ""] += 1
+        for s in SCHEMES:
+            mine = [e for e in order if e["scheme"] == s]
+            enrolled = bool(mine) and mine[-1]["status"] == "ENROLLED"
+            eligible = savings and band in RANGES[s]
+            out[lgd, "enrolled", s] += enrolled
+            out[lgd, "unmatched", s] += enrolled and not savings
+            out[lgd, "eligible", s] += eligible
+            out[lgd, "covered", s] += eligible and enrolled
+    return {k: n for k, n in out.items() if n}
+
+
+def test_pack_round_trip() -> None:
+    r = AccountRecord(57, 12, "41_50", T0, "e-9", {"PMSBY": ("ENROLLED", T0, "e-1"), "PMJJBY": (None, 0, ""),
+                                                   "APY": ("EXITED", T0 + 5, "ü-2")})
+    back = unpack(pack(r))
+    assert (back.district, back.offset, back.band, back.band_ts, back.band_event) == (57, 12, "41_50", T0, "e-9")
+    assert back.schemes == r.schemes
+    assert len(pack(AccountRecord(45, 0))) < 60  # an account is a few dozen bytes
+
+
+def test_enrolled_exited_enrolled_again(registry: DistrictRegistry, tmp_path: Path) -> None:
+    p = Partition(registry, tmp_path)
+    p.enablement.set("A1", "SAVINGS")
+    assert p.feed([enrolment("e1", T0, band="18_40")]) == ["accepted"]
+    c = p.state.figures(45)
+    assert (c["enrolled", "PMSBY"], c["eligible", "PMSBY"], c["covered", "PMSBY"]) == (1, 1, 1)
+    assert c["eligible", "APY"] == 1 and c["covered", "APY"] == 0  # eligible, not enrolled in APY
+    p.feed([enrolment("e2", T0 + 1000, status="EXITED")])
+    assert (c["enrolled", "PMSBY"], c["eligible", "PMSBY"], c["covered", "PMSBY"]) == (0, 1, 0)
+    p.feed([enrolment("e3", T0 + 2000)])
+    assert (c["enrolled", "PMSBY"], c["covered", "PMSBY"]) == (1, 1)
+    # the exit again, redelivered late under another id: superseded, nothing moves
+    assert p.feed([enrolment("e2b", T0 + 1500, status="EXITED")]) == ["late"]
+    assert c["enrolled", "PMSBY"] == 1
+
+
+def test_age_band_reported_after_the_enrolment(registry: DistrictRegistry, tmp_path: Path) -> None:
+    p = Partition(registry, tmp_path)
+    p.enablement.set("A1", "SAVINGS")
+    p.feed([enrolment("e1", T0, scheme="PMJJBY")])  # no band
+    c = p.state.figures(45)
+    assert (c["enrolled", "PMJJBY"], c["eligible", "PMJJBY"], c["age_unknown", ""]) == (1, 0, 1)
+    p.feed([enrolment("e2", T0 + HOUR_MS, scheme="PMSBY", status="EXITED", band="41_50")])
+    assert (c["eligible", "PMJJBY"], c["covered", "PMJJBY"], c["age_unknown", ""]) == (1, 1, 0)
+    assert c["eligible", "APY"] == 0  # 41-50 is past APY's joining age
+    # an older band arriving later does not replace the newer one, but its status still counts
+    assert p.feed([enrolment("e0", T0 - HOUR_MS, scheme="APY", band="OTHER")]) == ["accepted"]
+    assert unpack(p.kv.get(account_key("SBIN", "A1"))).band == "41_50"  # type: ignore[arg-type]
+    p.feed([enrolment("e3", T0 + 2 * HOUR_MS, scheme="PMSBY", status="EXITED", band="51_70")])
+    assert (c["eligible", "PMJJBY"], c["covered", "PMJJBY"], c["eligible", "PMSBY"]) == (0, 0, 1)
+
+
+def test_equal_times_are_ordered_by_event_id(registry: DistrictRegistry, tmp_path: Path) -> None:
+    a, b = enrolment("e-b", T0, status="EXITED", band="18_40"), enrolment("e-a", T0, band="51_70")
+    for order in ([a, b], [b, a]):
+        p = Partition(registry, tmp_path / str(order[0]["event_id"]))
+        p.enablement.set("A1", "SAVINGS")
+        p.feed(order)
+        r = unpack(p.kv.get(account_key("SBIN", "A1")))  # type: ignore[arg-type]
+        assert (r.schemes["PMSBY"][0], r.band) == ("EXITED", "18_40")
+
+
+def test_the_join_follows_the_enablement_feed(registry: DistrictRegistry, tmp_path: Path) -> None:
+    p = Partition(registry, tmp_path)
+    p.feed([enrolment("e1", T0, band="18_40"), enrolment("e2", T0, account="A2", scheme="APY", band="18_40")])
+    c = p.state.figures(45)
+    # neither known to the enablement feed: enrolled, unmatched, outside the ratio
+    assert (c["enrolled", "PMSBY"], c["unmatched", "PMSBY"], c["eligible", "PMSBY"]) == (1, 1, 0)
+    p.enablement.set("A1", "SAVINGS")
+    assert (c["unmatched", "PMSBY"], c["eligible", "PMSBY"], c["covered", "PMSBY"]) == (0, 1, 1)
+    p.enablement.set("A2", "CURRENT")
+    assert (c["unmatched", "APY"], c["eligible", "APY"]) == (1, 1)  # A1 is eligible for APY, A2 is not savings
+    p.enablement.set("A2", "SAVINGS", lgd=49)  # another district in the enablement feed: counted where enrolled
+    assert (c["unmatched", "APY"], c["covered", "APY"], c["eligible", "APY"]) == (0, 1, 2)
+    p.enablement.set("A1", "CURRENT")
+    p.enablement.set("NEVER-ENROLLED", "SAVINGS")  # no band, no enrolment: not in this feed's figures
+    assert (c["unmatched", "PMSBY"], c["eligible", "PMSBY"], c["age_unknown", ""]) == (1, 1, 0)  # A2 stays
+    assert p.state.figures(49) == Counter()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_any_order_and_type_changes_end_as_the_oracle_and_the_recount(registry: DistrictRegistry, tmp_path: Path,
+                                                                     seed: int) -> None:
+    rnd = random.Random(seed)
+    accounts = [f"A{i}" for i in range(40)]
+    events = []
+    for i in range(400):
+        events.append(enrolment(f"e{i}", T0 + rnd.randrange(50) * 1000, account=rnd.choice(accounts),
+                                scheme=rnd.choice(SCHEMES), status=rnd.choice(("ENROLLED", "EXITED")),
+                                band=rnd.choice((None, None, "18_40", "41_50", "51_70", "OTHER")),
+                                lgd=rnd.choice((45, 45, 49))))
+    p = Partition(registry, tmp_path)
+    types: dict[str, str] = {}
+    for i, e in enumerate(events):
+        if i % 7 == 0:  # the enablement feed moves in between
+            account, t = rnd.choice(accounts), rnd.choice(("SAVINGS", "CURRENT"))
+            types[account] = t
+            p.enablement.set(account, t)
+        p.feed([e])
+    expected = oracle(events, types)
+    assert plain(p.state.counts) == expected
+    assert plain(p.fresh().counts) == expected  # the recount at assignment agrees
+    rnd.shuffle(events)
+    again = Partition(registry, tmp_path / "again")
+    for account, t in types.items():
+        again.enablement.set(account, t)
+    again.feed(events)
+    assert plain(again.state.counts) == expected
+
+
+def enrolment_signal(registry: DistrictRegistry, kv: RocksKV, enablement: EnablementDouble, tmp_path: Path,
+                     clock: Clock) -> Signal:
+    return Signal(name="enrolments", topic="enrolments", codec=CODEC,
+                  store=CheckpointStore(RESERVED_PREFIX, snapshot_every=120, horizon_s=7 * 86400.0, clock=clock),
+                  make_state=lambda p, part_kv: EnrolmentPartitionState(p, registry, SKEW_S, part_kv,
+                                                                         enablement.types()).recount(),
+                  kv_for=lambda p: kv, dedupe_dir=tmp_path / "dedupe")
+
+
+def test_replay_after_a_crash_counts_once_with_the_store_ahead(registry: DistrictRegistry, tmp_path: Path) -> None:
+    """Events after the last checkpoint were written, then the worker died: the next owner restores
+    the older checkpoint, recounts from the store and replays them; the figures are one clean pass's."""
+    clock = Clock(NOW / 1000)
+    events = [enrolment(f"e{i}", T0 + i * 1000, account=f"A{i % 6}", scheme=SCHEMES[i % 3],
+                        status=("ENROLLED", "EXITED")[i % 4 == 3], band=(None, "18_40", "41_50")[i % 3])
+              for i in range(30)]
+    enablement = EnablementDouble(tmp_path / "enable")
+    for i in range(6):
+        enablement.set(f"A{i}", ("SAVINGS", "CURRENT")[i == 5])
+    clean_kv = RocksKV(tmp_path / "clean")
+    clean = Owner(enrolment_signal(registry, clean_kv, enablement, tmp_path / "c", clock), DedupeStore(tmp_path / "cd"),
+                  clock)
+    clean.feed(events)
+    kv = RocksKV(tmp_path / "kv")
+    signal = enrolment_signal(registry, kv, enablement, tmp_path, clock)
+    dedupe = DedupeStore(tmp_path / "dd")
+    first = Owner(signal, dedupe, clock)
+    first.feed(events[:20])
+    first.save()
+    first.feed(events[20:])  # applied and written to the store, never checkpointed: the crash
+    second = Owner(signal, dedupe, clock)
+    assert second.state.offset == 19
+    assert plain(second.state.counts) == plain(clean.state.counts)  # recounted from the store, already ahead
+    assert second.feed(events[20:]) == ["accepted"] * 10
+    assert plain(second.state.counts) == plain(clean.state.counts) == oracle(
+        events, {f"A{i}": ("SAVINGS", "CURRENT")[i == 5] for i in range(6)})
+    assert second.state.outcomes == clean.state.outcomes
+    assert second.feed([events[3]]) == ["duplicate"]  # redelivered: the same (bank, event id)
+
+
+def test_an_unknown_age_band_is_refused(registry: DistrictRegistry, tmp_path: Path) -> None:
+    p = Partition(registry, tmp_path)
+    for bad in ("18-40", "", "18_40 ", "ALL"):
+        with pytest.raises(OutOfRange) as exc:
+            p.state.check(enrolment("e1", T0, band=bad), NOW)
+        assert exc.value.field == "holder_age_band"
+    for good in (None, "18_40", "41_50", "51_70", "OTHER"):
+        p.state.check(enrolment("e1", T0, band=good), NOW)
+    clock = Clock(NOW / 1000)
+    owner = Owner(enrolment_signal(registry, RocksKV(tmp_path / "kv"), p.enablement, tmp_path, clock),
+                  DedupeStore(tmp_path / "dd"), clock)
+    assert owner.feed([enrolment("e1", T0, band="60+"), enrolment("e2", T0, band="OTHER")]) == ["rejected",
+                                                                                                 "accepted"]
+    assert owner.state.deadletters == Counter({"out_of_range": 1})
+
+
+class _Families(Collector):
+    def __init__(self, states: list[EnrolmentPartitionState], registry: DistrictRegistry) -> None:
+        self.states, self.registry = states, registry
+
+    def collect(self) -> Any:
+        yield from enrolment_families(self.states, self.registry)
+
+
+def test_families(registry: DistrictRegistry, tmp_path: Path) -> None:
+    p = Partition(registry, tmp_path)
+    for a in ("A1", "A2", "A3"):
+        p.enablement.set(a, "SAVINGS")
+    p.feed([enrolment("e1", T0, account="A1", band="18_40"), enrolment("e2", T0, account="A2", band="51_70",
+                                                                       scheme="APY"),
+            enrolment("e3", T0, account="A3", scheme="APY"), enrolment("e4", T0, account="X", scheme="APY")])
+    reg = CollectorRegistry()
+    reg.register(_Families([p.state], registry))
+
+    def get(name: str, scheme: str | None = None) -> float | None:
+        labels = {"district_lgd": "45", "district": "Almora", **({"scheme": scheme} if scheme else {})}
+        return reg.get_sample_value(name, labels)
+
+    assert get("digindex_scheme_enrolled_accounts", "APY") == 3
+    assert get("digindex_scheme_enrolled_accounts", "PMJJBY") == 0
+    assert get("digindex_scheme_eligible_accounts", "PMSBY") == 2  # A1 and A2
+    assert get("digindex_scheme_coverage_ratio", "PMSBY") == 0.5
+    assert get("digindex_scheme_coverage_ratio", "APY") == 0.0  # A1 eligible, not enrolled; A2, A3 not eligible
+    assert get("digindex_scheme_enrolled_unmatched_accounts", "APY") == 1  # X
+    assert get("digindex_scheme_age_unknown_accounts") == 1  # A3
+    p.enablement.set("A1", "CURRENT")
+    assert get("digindex_scheme_coverage_ratio", "PMJJBY") is None  # no eligible account: no ratio

@@ -18,6 +18,8 @@ from .banks import default_banks
 from .commits import BackgroundCommits
 from .config import Settings
 from .enablement import signal as enablement_signal
+from .enrolment import signal as enrolment_signal
+from .enrolment.join import AccountsAreSavings
 from .exposition import render
 from .faust_transport import transport_with_fetch_wait
 from .grievances import signal as grievances_signal
@@ -108,17 +110,19 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     from .metrics import build_registry
 
     registry, delay = build_registry(rt, highwater)
-    codecs = (rt.payment_codec, rt.seeding_codec, rt.grievance_codec, rt.enablement_codec)
+    codecs = (rt.payment_codec, rt.seeding_codec, rt.grievance_codec, rt.enablement_codec, rt.enrolment_codec)
     pay_topic, pay = payments_signal.declare(app, settings, rt.registry, rt.payment_codec)
     accounts_table, seeding_signals = seeding_signal.declare(app, settings, rt.registry, rt.seeding_codec,
                                                              rt.accounts)
     griev_topic, griev = grievances_signal.declare(app, settings, rt.registry, rt.grievance_codec)
     enablement_signals = enablement_signal.declare(app, settings, rt.registry, rt.enablement_codec,
                                                    lambda p: rt.enablement.get(p))
+    enrol_topic, enrol = enrolment_signal.declare(app, settings, rt.registry, rt.enrolment_codec,
+                                                  lambda p: AccountsAreSavings())
     verifier = verifier_for(settings)
     # the topics partner banks publish to are verified; the internal ones only workers write
     pay.verifier = seeding_signals[0][0].verifier = griev.verifier = verifier
-    enablement_signals[0][0].verifier = verifier
+    enablement_signals[0][0].verifier = enrol.verifier = verifier
     if verifier is not None:
         @app.timer(interval=KEY_RELOAD_SECONDS)
         async def reload_keys() -> None:
@@ -138,7 +142,8 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
 
     commits = BackgroundCommits(lambda offsets: app.consumer._commit(offsets), TP)
 
-    for signal, topic in ((pay, pay_topic), *seeding_signals, (griev, griev_topic), *enablement_signals):
+    for signal, topic in ((pay, pay_topic), *seeding_signals, (griev, griev_topic), *enablement_signals,
+                          (enrol, enrol_topic)):
         runner = rt.runners[signal.name] = SignalRunner(
             signal, deadletters, rt.worker_id, codecs, settings.checkpoint_events, settings.checkpoint_interval,
             flush, delay.labels(topic=signal.topic).observe, generation=lambda: int(app.consumer_generation_id),

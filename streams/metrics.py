@@ -19,6 +19,7 @@ from .banks import default_banks
 from .config import Settings
 from .delay import DelayHistogram
 from .enablement.metrics import enablement_families
+from .enrolment.metrics import enrolment_families
 from .errors import EventError
 from .grievances.metrics import grievance_families
 from .payments.metrics import payment_lines
@@ -197,6 +198,10 @@ class IndexCollector(Collector):
             for lgd, ts in sorted(st.last_event_ms.items()):
                 last.add_metric([str(lgd), reg.get(lgd).name, s.enablement_topic], ts / 1000)
         yield from enablement_families((st for _, st in sorted(rt.enablement.items())), reg)
+        for _, est in sorted(rt.enrolment.items()):
+            for lgd, ts in sorted(est.last_event_ms.items()):
+                last.add_metric([str(lgd), reg.get(lgd).name, s.enrolments_topic], ts / 1000)
+        yield from enrolment_families((st for _, st in sorted(rt.enrolment.items())), reg)
         yield from (share, vshare, wtx, tdr, btx, ptot, amt, seeding_ratio, accounts, target, last, bl, bdl, binfo,
                     events, consumed, deadletters, lag, assigned, ckpt, restore, reb, info)
 

@@ -19,6 +19,7 @@ from .registry import DistrictRegistry, default_registry
 
 if TYPE_CHECKING:
     from .enablement.state import EnablementPartitionState
+    from .enrolment.state import EnrolmentPartitionState
     from .grievances.state import GrievancePartitionState
     from .payments.state import PaymentPartitionState
     from .processor.runner import SignalRunner
@@ -65,6 +66,11 @@ class Runtime:
     @property
     def enablement(self) -> dict[int, EnablementPartitionState]:
         runner = self.runners.get("enablement")
+        return {p: proc.state for p, proc in runner.processors.items()} if runner else {}  # type: ignore[misc]
+
+    @property
+    def enrolment(self) -> dict[int, EnrolmentPartitionState]:
+        runner = self.runners.get("enrolments")
         return {p: proc.state for p, proc in runner.processors.items()} if runner else {}  # type: ignore[misc]
 
     def checkpoints(self, name: str) -> int:

@@ -14,6 +14,8 @@ from prometheus_client import CollectorRegistry
 from streams import __version__
 from streams.config import Settings
 from streams.enablement.state import EnablementPartitionState
+from streams.enrolment.join import AccountsAreSavings
+from streams.enrolment.state import EnrolmentPartitionState
 from streams.grievances.state import GrievancePartitionState
 from streams.metrics import build_registry
 from streams.payments.state import PaymentPartitionState
@@ -101,6 +103,30 @@ def enablement_runner(rt: Runtime, data: Path) -> SignalRunner:
     return runner
 
 
+def enrolment_runner(rt: Runtime, data: Path) -> SignalRunner:
+    """The enrolments signal's runner as the app builds it (without the enablement feed), on RocksKV."""
+    s = rt.settings
+    stores: dict[int, RocksKV] = {}
+    signal = Signal(name="enrolments", topic=s.enrolments_topic, codec=rt.enrolment_codec,
+                    store=CheckpointStore(b"\x00", horizon_s=s.dedupe_horizon, clock=lambda: NOW / 1000),
+                    make_state=lambda p, kv: EnrolmentPartitionState(p, rt.registry, s.max_future_skew, kv,
+                                                                     AccountsAreSavings()).recount(),
+                    kv_for=lambda p: stores.setdefault(p, RocksKV(data / f"enrolments-{p}")),
+                    dedupe_dir=data / "dedupe")
+
+    async def flush() -> None:
+        pass
+
+    runner = rt.runners[signal.name] = SignalRunner(signal, DeadLetterTopic(), rt.worker_id, (rt.enrolment_codec,),
+                                                    1000, 3600.0, flush, clock=lambda: NOW / 1000)
+    return runner
+
+
+def enrolment(event_id: str, account: str, scheme: str, band: str | None) -> dict[str, Any]:
+    return {"event_id": event_id, "occurred_at": T0 - MINUTE_MS, "district_lgd": 45, "bank_code": "SBIN",
+            "account_ref": account, "scheme": scheme, "status": "ENROLLED", "holder_age_band": band}
+
+
 def grievance(event_id: str, action: str, ref: str, at: int, t: int) -> dict[str, Any]:
     return {"event_id": event_id, "occurred_at": at, "district_lgd": 45, "bank_code": "SBIN", "grievance_ref": ref,
             "action": action, "case": "UPI_P2P_NOT_CREDITED", "transaction_date": t, "amount_paise": 10_000}
@@ -167,6 +193,10 @@ def fill(rt: Runtime, data: Path) -> None:
                 enablement_event("n3", T0 - 8, account="E3", account_type="CURRENT", modes=("QR",)),
                 enablement_event("n1", T0 - 10, account="E1", modes=("UPI", "POS"), camp_ref="CAMP-1")]):
             enable.handle(offset, None, enable.signal.codec.encode(rec), NOW / 1000)
+        enrol = await enrolment_runner(rt, data).open(0)
+        for offset, rec in enumerate([enrolment("n1", "E1", "APY", "18_40"), enrolment("n2", "E2", "APY", None),
+                                      enrolment("n3", "E3", "PMSBY", "41_50")]):
+            enrol.handle(offset, None, enrol.signal.codec.encode(rec), NOW / 1000)
 
     asyncio.run(main())
     rt.rebalances = 2

@@ -10,7 +10,8 @@ __all__ = ["KINDS", "Job", "Outcome"]
 #: --kind -> (Avro record name, Settings attribute naming the topic)
 KINDS = {"payments": ("PaymentEvent", "payments_topic"), "seeding": ("SeedingEvent", "seeding_topic"),
          "grievances": ("GrievanceEvent", "grievances_topic"),
-         "enablement": ("AccountEnablementEvent", "enablement_topic")}
+         "enablement": ("AccountEnablementEvent", "enablement_topic"),
+         "enrolments": ("SchemeEnrolmentEvent", "enrolments_topic")}
 
 
 @dataclass(frozen=True)

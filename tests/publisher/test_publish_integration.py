@@ -385,3 +385,19 @@ def test_enablement_csv_lands_an_empty_reference_is_rejected_and_a_rerun_resumes
     assert all(k == district_key(v["district_lgd"]) for k, _, v in got)
     code, out, err = publish(settings, capsys, str(src), "--kind", "enablement", "--bank", "SBIN")
     assert "sent=0" in out and "skipped=30" in out, (out, err)  # resumed from the checkpoint: nothing again
+def test_enrolments_csv_lands_and_an_unknown_age_band_is_rejected(
+        settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bands = ["18_40", "41_50", "51_70", "OTHER", ""]  # an empty cell is null: the bank did not report it
+    objs = [{"event_id": f"n{i}", "occurred_at": RECENT_IST, "district_lgd": 45 + i % 13, "account_ref": f"ACC-{i}",
+             "scheme": ("PMSBY", "PMJJBY", "APY")[i % 3], "status": "EXITED" if i % 4 == 3 else "ENROLLED",
+             "holder_age_band": bands[i % 5]} for i in range(30)]
+    bad = {**objs[0], "event_id": "dash", "holder_age_band": "18-40"}
+    src = write_csv(tmp_path / "enrolments.csv", [*objs, bad])
+    code, out, err = publish(settings, capsys, str(src), "--kind", "enrolments", "--bank", "SBIN")
+    assert code == 2 and "sent=30 rejected=1" in out, (out, err)
+    assert "holder_age_band: out_of_range" in err
+    got = consume(settings, settings.enrolments_topic, 30, kind="SchemeEnrolmentEvent")
+    want = [{**o, "bank_code": "SBIN", "occurred_at": RECENT, "holder_age_band": o["holder_age_band"] or None}
+            for o in objs]
+    assert sorted((v for _, _, v in got), key=lambda r: int(r["event_id"][1:])) == want
+    assert all(k == district_key(v["district_lgd"]) for k, _, v in got)

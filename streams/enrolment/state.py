@@ -68,6 +68,9 @@ _ENTRY = struct.Struct("<BqB")
 
 #: Store keys starting with this byte are the partition's checkpoints, not accounts.
 RESERVED_PREFIX = b"\x00"
+#: Where Faust's RocksDB store keeps a partition's changelog offset (``faust.stores.rocksdb.Store.offset_key``),
+#: in the same database: a scan of the whole store meets it.
+FAUST_OFFSET_KEY = b"__faust\0offset__"
 
 # counter names, per district (with the scheme for the per-scheme ones)
 ENROLLED_N, ELIGIBLE_N, COVERED_N, UNMATCHED_N = "enrolled", "eligible", "covered", "unmatched"
@@ -186,7 +189,7 @@ class EnrolmentPartitionState(StateBase):
         """Rebuild the counts from the store and the enablement lookups (see the module docstring)."""
         self.counts = {}
         for key, value in self.kv.scan(b""):
-            if not key.startswith(RESERVED_PREFIX):
+            if not key.startswith(RESERVED_PREFIX) and key != FAUST_OFFSET_KEY:
                 self._add(unpack(value), self.types.account_type(key), 1)
         return self
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from streams.aadhaar import verhoeff_valid
@@ -30,6 +31,47 @@ def seeding_event(event_id: str = "s1", ts: int = T0, lgd: int = 45, bank: str =
                   status: str = "SEEDED") -> dict[str, Any]:
     return {"event_id": event_id, "occurred_at": ts, "district_lgd": lgd, "bank_code": bank,
             "account_ref": account, "status": status}
+
+
+SCHEMES = ("PMSBY", "PMJJBY", "APY")
+#: the oracle's own eligibility table (DOMAIN.md), written out, not imported from the worker
+RANGES = {"PMSBY": {"18_40", "41_50", "51_70"}, "PMJJBY": {"18_40", "41_50"}, "APY": {"18_40"}}
+
+
+def enrolment_event(event_id: str, ts: int, account: str = "A1", scheme: str = "PMSBY", status: str = "ENROLLED",
+                    band: str | None = None, lgd: int = 45, bank: str = "SBIN") -> dict[str, Any]:
+    """A valid ``SchemeEnrolmentEvent`` record."""
+    return {"event_id": event_id, "occurred_at": ts, "district_lgd": lgd, "bank_code": bank,
+            "account_ref": account, "scheme": scheme, "status": status, "holder_age_band": band}
+
+
+def scheme_oracle(events: list[dict[str, Any]], types: dict[str, str]) -> dict[tuple[int, str, str], int]:
+    """The enrolment state's counters by brute force: (district, counter, scheme) -> accounts.
+
+    ``events`` are the accepted ones (any order); ``types`` maps an account_ref to its type in the
+    enablement feed (absent: unknown to it).
+    """
+    accounts: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for e in events:
+        accounts.setdefault((e["bank_code"], e["account_ref"]), []).append(e)
+    out: Counter[tuple[int, str, str]] = Counter()
+    for (_, account), evs in accounts.items():
+        order = sorted(evs, key=lambda e: (e["occurred_at"], e["event_id"]))
+        lgd = order[-1]["district_lgd"]
+        banded = [e for e in order if e["holder_age_band"] is not None]
+        band = banded[-1]["holder_age_band"] if banded else None
+        savings = types.get(account) == "SAVINGS"
+        if savings and band is None:
+            out[lgd, "age_unknown", ""] += 1
+        for s in SCHEMES:
+            mine = [e for e in order if e["scheme"] == s]
+            enrolled = bool(mine) and mine[-1]["status"] == "ENROLLED"
+            eligible = savings and band in RANGES[s]
+            out[lgd, "enrolled", s] += enrolled
+            out[lgd, "unmatched", s] += enrolled and not savings
+            out[lgd, "eligible", s] += eligible
+            out[lgd, "covered", s] += eligible and enrolled
+    return {k: n for k, n in out.items() if n}
 
 
 def aadhaar_like(prefix: str = "23456789012") -> str:

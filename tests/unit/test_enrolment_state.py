@@ -30,20 +30,11 @@ from streams.processor.signal import Signal
 from streams.processor.store import CheckpointStore
 from streams.registry import DistrictRegistry
 
-from .factories import HOUR_MS, SKEW_S, T0
+from .factories import HOUR_MS, SCHEMES, SKEW_S, T0, enrolment_event, scheme_oracle
 from .kit import Clock, Owner
 
 NOW = T0 + 48 * HOUR_MS
 CODEC = codec_for("SchemeEnrolmentEvent")
-SCHEMES = ("PMSBY", "PMJJBY", "APY")
-#: the oracle's own eligibility table (DOMAIN.md), written out, not imported
-RANGES = {"PMSBY": {"18_40", "41_50", "51_70"}, "PMJJBY": {"18_40", "41_50"}, "APY": {"18_40"}}
-
-
-def enrolment(event_id: str, ts: int, account: str = "A1", scheme: str = "PMSBY", status: str = "ENROLLED",
-              band: str | None = None, lgd: int = 45, bank: str = "SBIN") -> dict[str, Any]:
-    return {"event_id": event_id, "occurred_at": ts, "district_lgd": lgd, "bank_code": bank,
-            "account_ref": account, "scheme": scheme, "status": status, "holder_age_band": band}
 
 
 class EnablementDouble:
@@ -103,31 +94,6 @@ def plain(counts: dict[int, Counter[tuple[str, str]]]) -> dict[tuple[int, str, s
     return {(lgd, *k): n for lgd, c in counts.items() for k, n in c.items() if n}
 
 
-def oracle(events: list[dict[str, Any]], types: dict[str, str]) -> dict[tuple[int, str, str], int]:
-    """The counters, computed from the events and the accounts' types by brute force."""
-    accounts: dict[str, list[dict[str, Any]]] = {}
-    for e in events:
-        accounts.setdefault(e["account_ref"], []).append(e)
-    out: Counter[tuple[int, str, str]] = Counter()
-    for account, evs in accounts.items():
-        order = sorted(evs, key=lambda e: (e["occurred_at"], e["event_id"]))
-        lgd = order[-1]["district_lgd"]
-        banded = [e for e in order if e["holder_age_band"] is not None]
-        band = banded[-1]["holder_age_band"] if banded else None
-        savings = types.get(account) == "SAVINGS"
-        if savings and band is None:
-            out[lgd, "age_unknown", ""] += 1
-        for s in SCHEMES:
-            mine = [e for e in order if e["scheme"] == s]
-            enrolled = bool(mine) and mine[-1]["status"] == "ENROLLED"
-            eligible = savings and band in RANGES[s]
-            out[lgd, "enrolled", s] += enrolled
-            out[lgd, "unmatched", s] += enrolled and not savings
-            out[lgd, "eligible", s] += eligible
-            out[lgd, "covered", s] += eligible and enrolled
-    return {k: n for k, n in out.items() if n}
-
-
 def test_pack_round_trip() -> None:
     r = AccountRecord(57, 12, "41_50", T0, "e-9", {"PMSBY": ("ENROLLED", T0, "e-1"), "PMJJBY": (None, 0, ""),
                                                    "APY": ("EXITED", T0 + 5, "ü-2")})
@@ -140,37 +106,37 @@ def test_pack_round_trip() -> None:
 def test_enrolled_exited_enrolled_again(registry: DistrictRegistry, tmp_path: Path) -> None:
     p = Partition(registry, tmp_path)
     p.enablement.set("A1", "SAVINGS")
-    assert p.feed([enrolment("e1", T0, band="18_40")]) == ["accepted"]
+    assert p.feed([enrolment_event("e1", T0, band="18_40")]) == ["accepted"]
     c = p.state.figures(45)
     assert (c["enrolled", "PMSBY"], c["eligible", "PMSBY"], c["covered", "PMSBY"]) == (1, 1, 1)
     assert c["eligible", "APY"] == 1 and c["covered", "APY"] == 0  # eligible, not enrolled in APY
-    p.feed([enrolment("e2", T0 + 1000, status="EXITED")])
+    p.feed([enrolment_event("e2", T0 + 1000, status="EXITED")])
     assert (c["enrolled", "PMSBY"], c["eligible", "PMSBY"], c["covered", "PMSBY"]) == (0, 1, 0)
-    p.feed([enrolment("e3", T0 + 2000)])
+    p.feed([enrolment_event("e3", T0 + 2000)])
     assert (c["enrolled", "PMSBY"], c["covered", "PMSBY"]) == (1, 1)
     # the exit again, redelivered late under another id: superseded, nothing moves
-    assert p.feed([enrolment("e2b", T0 + 1500, status="EXITED")]) == ["late"]
+    assert p.feed([enrolment_event("e2b", T0 + 1500, status="EXITED")]) == ["late"]
     assert c["enrolled", "PMSBY"] == 1
 
 
-def test_age_band_reported_after_the_enrolment(registry: DistrictRegistry, tmp_path: Path) -> None:
+def test_age_band_reported_after_the_enrolment_event(registry: DistrictRegistry, tmp_path: Path) -> None:
     p = Partition(registry, tmp_path)
     p.enablement.set("A1", "SAVINGS")
-    p.feed([enrolment("e1", T0, scheme="PMJJBY")])  # no band
+    p.feed([enrolment_event("e1", T0, scheme="PMJJBY")])  # no band
     c = p.state.figures(45)
     assert (c["enrolled", "PMJJBY"], c["eligible", "PMJJBY"], c["age_unknown", ""]) == (1, 0, 1)
-    p.feed([enrolment("e2", T0 + HOUR_MS, scheme="PMSBY", status="EXITED", band="41_50")])
+    p.feed([enrolment_event("e2", T0 + HOUR_MS, scheme="PMSBY", status="EXITED", band="41_50")])
     assert (c["eligible", "PMJJBY"], c["covered", "PMJJBY"], c["age_unknown", ""]) == (1, 1, 0)
     assert c["eligible", "APY"] == 0  # 41-50 is past APY's joining age
     # an older band arriving later does not replace the newer one, but its status still counts
-    assert p.feed([enrolment("e0", T0 - HOUR_MS, scheme="APY", band="OTHER")]) == ["accepted"]
+    assert p.feed([enrolment_event("e0", T0 - HOUR_MS, scheme="APY", band="OTHER")]) == ["accepted"]
     assert unpack(p.kv.get(account_key("SBIN", "A1"))).band == "41_50"  # type: ignore[arg-type]
-    p.feed([enrolment("e3", T0 + 2 * HOUR_MS, scheme="PMSBY", status="EXITED", band="51_70")])
+    p.feed([enrolment_event("e3", T0 + 2 * HOUR_MS, scheme="PMSBY", status="EXITED", band="51_70")])
     assert (c["eligible", "PMJJBY"], c["covered", "PMJJBY"], c["eligible", "PMSBY"]) == (0, 0, 1)
 
 
 def test_equal_times_are_ordered_by_event_id(registry: DistrictRegistry, tmp_path: Path) -> None:
-    a, b = enrolment("e-b", T0, status="EXITED", band="18_40"), enrolment("e-a", T0, band="51_70")
+    a, b = enrolment_event("e-b", T0, status="EXITED", band="18_40"), enrolment_event("e-a", T0, band="51_70")
     for order in ([a, b], [b, a]):
         p = Partition(registry, tmp_path / str(order[0]["event_id"]))
         p.enablement.set("A1", "SAVINGS")
@@ -181,7 +147,8 @@ def test_equal_times_are_ordered_by_event_id(registry: DistrictRegistry, tmp_pat
 
 def test_the_join_follows_the_enablement_feed(registry: DistrictRegistry, tmp_path: Path) -> None:
     p = Partition(registry, tmp_path)
-    p.feed([enrolment("e1", T0, band="18_40"), enrolment("e2", T0, account="A2", scheme="APY", band="18_40")])
+    p.feed([enrolment_event("e1", T0, band="18_40"),
+            enrolment_event("e2", T0, account="A2", scheme="APY", band="18_40")])
     c = p.state.figures(45)
     # neither known to the enablement feed: enrolled, unmatched, outside the ratio
     assert (c["enrolled", "PMSBY"], c["unmatched", "PMSBY"], c["eligible", "PMSBY"]) == (1, 1, 0)
@@ -204,7 +171,7 @@ def test_any_order_and_type_changes_end_as_the_oracle_and_the_recount(registry: 
     accounts = [f"A{i}" for i in range(40)]
     events = []
     for i in range(400):
-        events.append(enrolment(f"e{i}", T0 + rnd.randrange(50) * 1000, account=rnd.choice(accounts),
+        events.append(enrolment_event(f"e{i}", T0 + rnd.randrange(50) * 1000, account=rnd.choice(accounts),
                                 scheme=rnd.choice(SCHEMES), status=rnd.choice(("ENROLLED", "EXITED")),
                                 band=rnd.choice((None, None, "18_40", "41_50", "51_70", "OTHER")),
                                 lgd=rnd.choice((45, 45, 49))))
@@ -216,7 +183,7 @@ def test_any_order_and_type_changes_end_as_the_oracle_and_the_recount(registry: 
             types[account] = t
             p.enablement.set(account, t)
         p.feed([e])
-    expected = oracle(events, types)
+    expected = scheme_oracle(events, types)
     assert plain(p.state.counts) == expected
     assert plain(p.fresh().counts) == expected  # the recount at assignment agrees
     rnd.shuffle(events)
@@ -240,7 +207,7 @@ def test_replay_after_a_crash_counts_once_with_the_store_ahead(registry: Distric
     """Events after the last checkpoint were written, then the worker died: the next owner restores
     the older checkpoint, recounts from the store and replays them; the figures are one clean pass's."""
     clock = Clock(NOW / 1000)
-    events = [enrolment(f"e{i}", T0 + i * 1000, account=f"A{i % 6}", scheme=SCHEMES[i % 3],
+    events = [enrolment_event(f"e{i}", T0 + i * 1000, account=f"A{i % 6}", scheme=SCHEMES[i % 3],
                         status=("ENROLLED", "EXITED")[i % 4 == 3], band=(None, "18_40", "41_50")[i % 3])
               for i in range(30)]
     enablement = EnablementDouble(tmp_path / "enable")
@@ -261,7 +228,7 @@ def test_replay_after_a_crash_counts_once_with_the_store_ahead(registry: Distric
     assert second.state.offset == 19
     assert plain(second.state.counts) == plain(clean.state.counts)  # recounted from the store, already ahead
     assert second.feed(events[20:]) == ["accepted"] * 10
-    assert plain(second.state.counts) == plain(clean.state.counts) == oracle(
+    assert plain(second.state.counts) == plain(clean.state.counts) == scheme_oracle(
         events, {f"A{i}": ("SAVINGS", "CURRENT")[i == 5] for i in range(6)})
     assert second.state.outcomes == clean.state.outcomes
     assert second.feed([events[3]]) == ["duplicate"]  # redelivered: the same (bank, event id)
@@ -271,14 +238,14 @@ def test_an_unknown_age_band_is_refused(registry: DistrictRegistry, tmp_path: Pa
     p = Partition(registry, tmp_path)
     for bad in ("18-40", "", "18_40 ", "ALL"):
         with pytest.raises(OutOfRange) as exc:
-            p.state.check(enrolment("e1", T0, band=bad), NOW)
+            p.state.check(enrolment_event("e1", T0, band=bad), NOW)
         assert exc.value.field == "holder_age_band"
     for good in (None, "18_40", "41_50", "51_70", "OTHER"):
-        p.state.check(enrolment("e1", T0, band=good), NOW)
+        p.state.check(enrolment_event("e1", T0, band=good), NOW)
     clock = Clock(NOW / 1000)
     owner = Owner(enrolment_signal(registry, RocksKV(tmp_path / "kv"), p.enablement, tmp_path, clock),
                   DedupeStore(tmp_path / "dd"), clock)
-    assert owner.feed([enrolment("e1", T0, band="60+"), enrolment("e2", T0, band="OTHER")]) == ["rejected",
+    assert owner.feed([enrolment_event("e1", T0, band="60+"), enrolment_event("e2", T0, band="OTHER")]) == ["rejected",
                                                                                                  "accepted"]
     assert owner.state.deadletters == Counter({"out_of_range": 1})
 
@@ -295,9 +262,10 @@ def test_families(registry: DistrictRegistry, tmp_path: Path) -> None:
     p = Partition(registry, tmp_path)
     for a in ("A1", "A2", "A3"):
         p.enablement.set(a, "SAVINGS")
-    p.feed([enrolment("e1", T0, account="A1", band="18_40"), enrolment("e2", T0, account="A2", band="51_70",
-                                                                       scheme="APY"),
-            enrolment("e3", T0, account="A3", scheme="APY"), enrolment("e4", T0, account="X", scheme="APY")])
+    p.feed([enrolment_event("e1", T0, account="A1", band="18_40"),
+            enrolment_event("e2", T0, account="A2", band="51_70", scheme="APY"),
+            enrolment_event("e3", T0, account="A3", scheme="APY"),
+            enrolment_event("e4", T0, account="X", scheme="APY")])
     reg = CollectorRegistry()
     reg.register(_Families([p.state], registry))
 
@@ -314,3 +282,14 @@ def test_families(registry: DistrictRegistry, tmp_path: Path) -> None:
     assert get("digindex_scheme_age_unknown_accounts") == 1  # A3
     p.enablement.set("A1", "CURRENT")
     assert get("digindex_scheme_coverage_ratio", "PMJJBY") is None  # no eligible account: no ratio
+
+
+def test_the_recount_skips_fausts_own_offset_key(registry: DistrictRegistry, tmp_path: Path) -> None:
+    """Faust keeps each partition's changelog offset in the same RocksDB (seen on a worker's restart)."""
+    from faust.stores.rocksdb import Store
+
+    p = Partition(registry, tmp_path)
+    p.enablement.set("A1", "SAVINGS")
+    p.feed([enrolment_event("e1", T0, band="18_40")])
+    p.kv.put(Store.offset_key, b"123")
+    assert plain(p.fresh().counts) == plain(p.state.counts)

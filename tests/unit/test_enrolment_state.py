@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.registry import Collector
 
 from streams.avro_codec import codec_for
-from streams.enrolment.join import StoredTypes
+from streams.enrolment.join import StoredTypes, hook_type_changes, types_from
 from streams.enrolment.metrics import enrolment_families
 from streams.enrolment.state import (
     RESERVED_PREFIX,
@@ -42,8 +42,8 @@ class EnablementDouble:
     account (encoded as its name), and every change calls ``on_type_change`` after the write, as
     ``EnablementPartitionState`` does."""
 
-    def __init__(self, path: Path) -> None:
-        self.kv = RocksKV(path)
+    def __init__(self, kv: RocksKV) -> None:
+        self.kv = kv
         self.on_type_change: Any = None
         self.districts: dict[bytes, int] = {}
 
@@ -68,7 +68,7 @@ class Partition:
 
     def __init__(self, registry: DistrictRegistry, path: Path, enablement: EnablementDouble | None = None) -> None:
         self.kv = RocksKV(path / "enrol")
-        self.enablement = enablement or EnablementDouble(path / "enable")
+        self.enablement = enablement or EnablementDouble(RocksKV(path / "enable"))
         self.registry = registry
         self.state = self.fresh()
         self.next_offset = 0
@@ -210,7 +210,7 @@ def test_replay_after_a_crash_counts_once_with_the_store_ahead(registry: Distric
     events = [enrolment_event(f"e{i}", T0 + i * 1000, account=f"A{i % 6}", scheme=SCHEMES[i % 3],
                         status=("ENROLLED", "EXITED")[i % 4 == 3], band=(None, "18_40", "41_50")[i % 3])
               for i in range(30)]
-    enablement = EnablementDouble(tmp_path / "enable")
+    enablement = EnablementDouble(RocksKV(tmp_path / "enable"))
     for i in range(6):
         enablement.set(f"A{i}", ("SAVINGS", "CURRENT")[i == 5])
     clean_kv = RocksKV(tmp_path / "clean")
@@ -293,3 +293,30 @@ def test_the_recount_skips_fausts_own_offset_key(registry: DistrictRegistry, tmp
     p.feed([enrolment_event("e1", T0, band="18_40")])
     p.kv.put(Store.offset_key, b"123")
     assert plain(p.fresh().counts) == plain(p.state.counts)
+
+
+def test_the_hook_reaches_the_enrolment_partition_open_at_the_change(registry: DistrictRegistry,
+                                                                    tmp_path: Path) -> None:
+    """As app.py wires it: partition p's enablement state calls partition p's enrolment state, looked
+    up at each change (none open: nothing to move, the next recount reads the store)."""
+    stores = {p: RocksKV(tmp_path / f"enable-{p}") for p in (0, 1)}
+    enable = Signal(name="enablement", topic="enablement", codec=CODEC, store=CheckpointStore(RESERVED_PREFIX),
+                    make_state=lambda p, kv: EnablementDouble(kv),  # type: ignore[arg-type,return-value]
+                    kv_for=lambda p: stores[p], dedupe_dir=tmp_path / "dedupe")
+    open_now: dict[int, EnrolmentPartitionState] = {}
+    hook_type_changes(enable, open_now.get)
+    doubles = {p: enable.make_state(p, stores[p]) for p in (0, 1)}
+    types = types_from(enable, bytes.decode)
+    kv = RocksKV(tmp_path / "enrol-0")
+    doubles[0].set("A1", "CURRENT")  # type: ignore[attr-defined]
+    state = open_now[0] = EnrolmentPartitionState(0, registry, SKEW_S, kv, types(0)).recount()
+    state.apply(enrolment_event("e1", T0, band="18_40"), 0, NOW)
+    assert state.figures(45)["unmatched", "PMSBY"] == 1
+    doubles[1].set("A1", "SAVINGS")  # partition 1's store: not this partition's account
+    assert state.figures(45)["unmatched", "PMSBY"] == 1
+    doubles[0].set("A1", "SAVINGS")
+    assert (state.figures(45)["unmatched", "PMSBY"], state.figures(45)["covered", "PMSBY"]) == (0, 1)
+    del open_now[0]  # revoked
+    doubles[0].set("A1", "CURRENT")
+    again = EnrolmentPartitionState(0, registry, SKEW_S, kv, types(0)).recount()
+    assert again.figures(45)["unmatched", "PMSBY"] == 1

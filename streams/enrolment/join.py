@@ -2,9 +2,10 @@
 
 ``StoredTypes`` reads partition ``p`` of the enablement table (a read-only ``PartitionKV``)
 and decodes a stored value's account type with the enablement signal's own decoder, so this
-signal never depends on how the enablement record is packed. ``hook_type_changes`` wires the
+signal never depends on how the enablement record is packed. ``type_change_router`` wires the
 other direction: every change the enablement state of partition ``p`` makes to an account's
-type reaches the enrolment state of partition ``p``, which moves its counts.
+type reaches the enrolment state of partition ``p`` (``type_change_router``), which moves its
+counts.
 """
 
 from __future__ import annotations
@@ -12,10 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..processor.kv import PartitionKV
-from ..processor.signal import PartitionState, Signal
+from ..processor.signal import Signal
+from ..topics import default_partition, district_key
 from .state import RESERVED_PREFIX, SAVINGS, AccountTypes, EnrolmentPartitionState
 
-__all__ = ["AccountsAreSavings", "StoredTypes", "hook_type_changes", "types_from"]
+__all__ = ["AccountsAreSavings", "StoredTypes", "TypeChange", "type_change_router", "types_from"]
+
+#: (key, old district, old type, new district, new type): the enablement state's ``on_type_change``
+TypeChange = Callable[[bytes, "int | None", "str | None", "int | None", "str | None"], None]
 
 
 class StoredTypes:
@@ -48,25 +53,25 @@ def types_from(enablement: Signal, decode: Callable[[bytes], str]) -> Callable[[
     return lambda p: StoredTypes(enablement.kv_for(p), decode)
 
 
-def hook_type_changes(enablement: Signal, enrolment: Callable[[int], EnrolmentPartitionState | None]) -> None:
-    """Make each enablement partition state tell partition ``p``'s enrolment state of its type changes.
+def type_change_router(enrolment: Callable[[int], EnrolmentPartitionState | None],
+                       partitions: int) -> TypeChange:
+    """The enablement states' ``on_type_change``: each change to the enrolment state of its partition.
 
-    ``enrolment(p)`` is looked up at every change, not when the state is made: the enrolment
-    partition may be opened after the enablement one, or reopened after a rebalance, and a
-    partition not open here has nothing to adjust (its recount will read the store as it is).
+    An enablement account lives in the partition of its district (its events are keyed by it),
+    so a change reported with ``new_district`` (or, for a removal, ``old_district``) was made in
+    that district's partition's store: the same partition number of enrolments reads that store.
+    ``enrolment(p)`` is looked up at every change: a partition not open here has nothing to
+    adjust (its next open recounts from the store as it is then).
     """
-    make = enablement.make_state
+    numbers = list(range(partitions))
 
-    def make_state(partition: int, kv: PartitionKV) -> PartitionState:
-        state = make(partition, kv)
+    def changed(key: bytes, old_district: int | None, old_type: str | None, new_district: int | None,
+                new_type: str | None) -> None:
+        district = new_district if new_district is not None else old_district
+        if district is None:
+            return
+        mine = enrolment(default_partition(district_key(district), numbers))
+        if mine is not None:
+            mine.type_changed(key, old_district, old_type, new_district, new_type)
 
-        def changed(key: bytes, old_district: int | None, old_type: str | None, new_district: int | None,
-                    new_type: str | None) -> None:
-            mine = enrolment(partition)
-            if mine is not None:
-                mine.type_changed(key, old_district, old_type, new_district, new_type)
-
-        state.on_type_change = changed  # type: ignore[attr-defined]
-        return state
-
-    enablement.make_state = make_state
+    return changed

@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.registry import Collector
 
 from streams.avro_codec import codec_for
-from streams.enrolment.join import StoredTypes, hook_type_changes, types_from
+from streams.enrolment.join import StoredTypes, type_change_router, types_from
 from streams.enrolment.metrics import enrolment_families
 from streams.enrolment.state import (
     RESERVED_PREFIX,
@@ -58,9 +58,12 @@ class EnablementDouble:
             self.kv.delete(key)
         else:
             self.kv.put(key, account_type.encode())
-        old_d, self.districts[key] = self.districts.get(key), lgd
-        if self.on_type_change is not None and (old_d, old) != (lgd, account_type):
-            self.on_type_change(key, old_d, old, lgd, account_type)
+        old_d = self.districts.pop(key, None)
+        new_d = None if account_type is None else lgd  # a removal reports no new district
+        if new_d is not None:
+            self.districts[key] = new_d
+        if self.on_type_change is not None and (old_d, old) != (new_d, account_type):
+            self.on_type_change(key, old_d, old, new_d, account_type)
 
 
 class Partition:
@@ -295,28 +298,33 @@ def test_the_recount_skips_fausts_own_offset_key(registry: DistrictRegistry, tmp
     assert plain(p.fresh().counts) == plain(p.state.counts)
 
 
-def test_the_hook_reaches_the_enrolment_partition_open_at_the_change(registry: DistrictRegistry,
-                                                                    tmp_path: Path) -> None:
-    """As app.py wires it: partition p's enablement state calls partition p's enrolment state, looked
-    up at each change (none open: nothing to move, the next recount reads the store)."""
+def test_type_changes_reach_the_enrolment_partition_of_their_district(registry: DistrictRegistry,
+                                                                     tmp_path: Path) -> None:
+    """As app.py wires it, over two partitions (Almora 45 in 0, Bageshwar 46 in 1): a change made in
+    a district's partition reaches that partition's enrolment state, looked up at the change (none
+    open: nothing to move, the next recount reads the store)."""
     stores = {p: RocksKV(tmp_path / f"enable-{p}") for p in (0, 1)}
     enable = Signal(name="enablement", topic="enablement", codec=CODEC, store=CheckpointStore(RESERVED_PREFIX),
                     make_state=lambda p, kv: EnablementDouble(kv),  # type: ignore[arg-type,return-value]
                     kv_for=lambda p: stores[p], dedupe_dir=tmp_path / "dedupe")
     open_now: dict[int, EnrolmentPartitionState] = {}
-    hook_type_changes(enable, open_now.get)
-    doubles = {p: enable.make_state(p, stores[p]) for p in (0, 1)}
+    route = type_change_router(open_now.get, 2)
+    doubles = {p: EnablementDouble(stores[p]) for p in (0, 1)}
+    for d in doubles.values():
+        d.on_type_change = route
     types = types_from(enable, bytes.decode)
     kv = RocksKV(tmp_path / "enrol-0")
-    doubles[0].set("A1", "CURRENT")  # type: ignore[attr-defined]
+    doubles[0].set("A1", "CURRENT", lgd=45)
     state = open_now[0] = EnrolmentPartitionState(0, registry, SKEW_S, kv, types(0)).recount()
     state.apply(enrolment_event("e1", T0, band="18_40"), 0, NOW)
     assert state.figures(45)["unmatched", "PMSBY"] == 1
-    doubles[1].set("A1", "SAVINGS")  # partition 1's store: not this partition's account
+    doubles[1].set("A1", "SAVINGS", lgd=46)  # partition 1's store: not what partition 0 reads
     assert state.figures(45)["unmatched", "PMSBY"] == 1
-    doubles[0].set("A1", "SAVINGS")
+    doubles[0].set("A1", "SAVINGS", lgd=47)  # another district of partition 0: its store, counted where enrolled
     assert (state.figures(45)["unmatched", "PMSBY"], state.figures(45)["covered", "PMSBY"]) == (0, 1)
+    doubles[0].set("A1", None)  # released from partition 0: the old district routes the change
+    assert state.figures(45)["unmatched", "PMSBY"] == 1
     del open_now[0]  # revoked
-    doubles[0].set("A1", "CURRENT")
+    doubles[0].set("A1", "SAVINGS", lgd=45)
     again = EnrolmentPartitionState(0, registry, SKEW_S, kv, types(0)).recount()
-    assert again.figures(45)["unmatched", "PMSBY"] == 1
+    assert again.figures(45)["covered", "PMSBY"] == 1

@@ -60,8 +60,9 @@ def type_change_router(enrolment: Callable[[int], EnrolmentPartitionState | None
     An enablement account lives in the partition of its district (its events are keyed by it),
     so a change reported with ``new_district`` (or, for a removal, ``old_district``) was made in
     that district's partition's store: the same partition number of enrolments reads that store.
-    ``enrolment(p)`` is looked up at every change: a partition not open here has nothing to
-    adjust (its next open recounts from the store as it is then).
+    ``enrolment(p)`` is looked up at every change (``streams.enrolment.signal.declare``'s ``made``:
+    the state from its recount on, not only once its processor is exported); a partition never
+    made here has nothing to adjust (its first open recounts from the store as it is then).
     """
     numbers = list(range(partitions))
 

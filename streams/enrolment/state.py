@@ -15,10 +15,11 @@ calls it after it changes an account's type in partition ``p``'s store). The rec
 consistent because Faust recovers every table's changelog before any recovery callback runs
 (``Recovery.on_recovery_completed``: tables' data first, then ``call_recover_callbacks``, then
 the stream partitions resume), and ``streams.recovery`` opens the partitions
-(``SignalRunner.open`` -> ``make_state`` -> ``recount``) in that callback, synchronously: no
-enablement event can be applied between the scan and the first ``type_changed``. A partition
-opened later by its agent (assigned but not yet restored) reads the store after every change
-made so far, and the changes after it reach it through ``type_changed``.
+(``SignalRunner.open`` -> ``make_state`` -> ``recount``) in that callback. The scan is
+synchronous, and the state is registered for ``type_changed`` as soon as it is made
+(``streams.enrolment.signal.declare``'s ``made``), before the restore awaits anything: every
+enablement change is either in the scan or reaches the state afterwards, never both nor neither.
+A partition opened later by its batch (assigned but not yet restored) is made the same way.
 
 A crash leaves the store ahead of the checkpointed outcome counters, never behind: a replayed
 event whose offset is at or below the account's stored offset is counted as accepted (the most

@@ -109,7 +109,7 @@ def test_scheme_metrics_equal_the_events_sent_across_redelivery_and_sigkill(sett
     half = len(events) // 2
     produce(settings, topic, events[:half], schema=SCHEMA)
     wait_until(lambda: total(w.metrics(), "digindex_events_total", topic=topic) >= half, 90, what="first half")
-    time.sleep(1.5)  # checkpointed (1 s interval)
+    time.sleep(settings.checkpoint_interval + 0.5)  # a checkpoint covers the first half
     produce(settings, topic, events[half:], schema=SCHEMA)
     # killed mid-way through the second half: the restart restores the checkpoint, recounts from the
     # accounts table (written per event, so ahead of it) and replays what came after the checkpoint

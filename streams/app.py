@@ -18,8 +18,9 @@ from .banks import default_banks
 from .commits import BackgroundCommits
 from .config import Settings
 from .enablement import signal as enablement_signal
+from .enablement.state import stored_account_type
 from .enrolment import signal as enrolment_signal
-from .enrolment.join import AccountsAreSavings
+from .enrolment.join import type_change_router, types_from
 from .exposition import render
 from .faust_transport import transport_with_fetch_wait
 from .grievances import signal as grievances_signal
@@ -115,10 +116,15 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     accounts_table, seeding_signals = seeding_signal.declare(app, settings, rt.registry, rt.seeding_codec,
                                                              rt.accounts)
     griev_topic, griev = grievances_signal.declare(app, settings, rt.registry, rt.grievance_codec)
-    enablement_signals = enablement_signal.declare(app, settings, rt.registry, rt.enablement_codec,
-                                                   lambda p: rt.enablement.get(p))
+    # partition p of enrolments reads partition p of the enablement store (co-partitioned: one
+    # worker owns both), and every type change made there moves that partition's counts
+    enrolment_states: dict[int, Any] = {}
+    enablement_signals = enablement_signal.declare(
+        app, settings, rt.registry, rt.enablement_codec, lambda p: rt.enablement.get(p),
+        on_type_change=type_change_router(enrolment_states.get, settings.topic_partitions))
     enrol_topic, enrol = enrolment_signal.declare(app, settings, rt.registry, rt.enrolment_codec,
-                                                  lambda p: AccountsAreSavings())
+                                                  types_from(enablement_signals[0][0], stored_account_type),
+                                                  enrolment_states)
     verifier = verifier_for(settings)
     # the topics partner banks publish to are verified; the internal ones only workers write
     pay.verifier = seeding_signals[0][0].verifier = griev.verifier = verifier

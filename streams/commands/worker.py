@@ -4,7 +4,7 @@ Several workers with the same --app-id share the partitions; each serves
 /metrics (Prometheus), /healthz and the query API (/api/v1/...) on its --metrics-port. State lives under
 --data-dir (RocksDB) and is recoverable from the broker's changelog topics.
 
-Every message on the payments, seeding, grievances and enrolments topics must be signed by a key of the key
+Every message on the payments, seeding, grievances, enablement and enrolments topics must be signed by a key of the key
 registry DIGINDEX_KEY_REGISTRY (a JSON file; re-read when it changes, for rotation and
 revocation) for the event's own bank; others are dead-lettered as bad_signature or
 bank_mismatch. Without a key registry the worker does not start, unless

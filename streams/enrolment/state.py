@@ -36,6 +36,7 @@ from typing import Any, Protocol
 from ..processor.kv import PartitionKV
 from ..processor.signal import StateBase
 from ..registry import DistrictRegistry
+from ..seeding.state import account_key  # the seeding and enablement key: the join looks up the same bytes
 from ..validation import AGE_BANDS
 
 __all__ = [
@@ -76,11 +77,6 @@ FAUST_OFFSET_KEY = b"__faust\0offset__"
 # counter names, per district (with the scheme for the per-scheme ones)
 ENROLLED_N, ELIGIBLE_N, COVERED_N, UNMATCHED_N = "enrolled", "eligible", "covered", "unmatched"
 AGE_UNKNOWN_N = "age_unknown"
-
-
-def account_key(bank_code: str, account_ref: str) -> bytes:
-    """The seeding and enablement feeds' account key, so the join looks up the same bytes."""
-    return f"{bank_code}|{account_ref}".encode()
 
 
 class AccountTypes(Protocol):

@@ -21,10 +21,12 @@ from streams.config import Settings
 from ..helpers import WorkerProcess, produce, select, total, wait_until
 from ..unit.factories import SCHEMES, aadhaar_like, enrolment_event, scheme_oracle
 from .data import DISTRICTS
+from .test_enablement_integration import BROKER_HIGHWATER
 
 pytestmark = pytest.mark.integration
 
 SCHEMA = "SchemeEnrolmentEvent"
+ENABLEMENT = "AccountEnablementEvent"
 HOUR_MS = 3_600_000
 BANKS = ["SBIN", "PUNB", "BARB"]
 BANDS = [None, "18_40", "18_40", "41_50", "51_70", "OTHER"]
@@ -57,6 +59,35 @@ def feed(n: int, now: int, seed: int = 21) -> list[dict[str, Any]]:
     out.sort(key=lambda r: r["occurred_at"] // (2 * HOUR_MS))  # by time, shuffled within 2-hour slots
     # sent last, older than the account's PMSBY status and band: superseded (late)
     return [*out, enrolment_event("sup-1", t, account="X-SUP", scheme="PMSBY", status="EXITED", band="OTHER")]
+
+
+def enablement_feed(events: list[dict[str, Any]], now: int, seed: int = 22) -> tuple[list[dict[str, Any]],
+                                                                                     dict[str, str]]:
+    """The enablement feed's events for most of the enrolment feed's accounts (in their district), and
+    the type each ends with (the latest by occurred_at, equal times by event_id, as that signal keeps).
+
+    A tenth of the accounts are unknown to it, a tenth are CURRENT, a tenth change type twice."""
+    rng = random.Random(seed)
+    accounts = sorted({(e["bank_code"], e["account_ref"], e["district_lgd"]) for e in events})
+    out = []
+    for i, (bank, account, lgd) in enumerate(accounts):
+        kind = 4 if account.startswith("X-") else rng.randrange(10)  # the planted accounts are savings
+        if kind == 0:
+            continue  # never in the enablement feed
+        at = now - rng.randrange(HOUR_MS, 72 * HOUR_MS)
+        types = {1: ["CURRENT"], 2: ["SAVINGS", "CURRENT", "SAVINGS"], 3: ["CURRENT", "SAVINGS", "CURRENT"]}.get(
+            kind, ["SAVINGS"])
+        for j, t in enumerate(types):
+            out.append({"event_id": f"en{i}-{j}", "occurred_at": min(at + j * HOUR_MS, now - 1000),
+                        "district_lgd": lgd, "bank_code": bank, "account_ref": account, "account_type": t,
+                        "modes": ["UPI"] if j % 2 else [], "camp_ref": None})
+    rng.shuffle(out)
+    latest: dict[str, tuple[int, str, str]] = {}
+    for e in out:
+        k = (e["occurred_at"], e["event_id"], e["account_type"])
+        if e["account_ref"] not in latest or k > latest[e["account_ref"]]:
+            latest[e["account_ref"]] = k
+    return out, {a: t for a, (_, _, t) in latest.items()}
 
 
 def expected(events: list[dict[str, Any]], types: dict[str, str]) -> dict[str, dict]:
@@ -96,28 +127,36 @@ def assert_equal(got: dict[str, dict], want: dict[str, dict]) -> None:
             assert got[name][key] == pytest.approx(value, abs=1e-12), (name, key)
 
 
-def test_scheme_metrics_equal_the_events_sent_across_redelivery_and_sigkill(settings: Settings,
-                                                                           tmp_path: Path) -> None:
+@pytest.mark.parametrize("kill", [False, pytest.param(True, marks=BROKER_HIGHWATER)], ids=["one-pass", "sigkill"])
+def test_scheme_metrics_equal_the_events_sent_across_redelivery_and_sigkill(settings: Settings, tmp_path: Path,
+                                                                           kill: bool) -> None:
+    """Without a kill the figures must be exact (the join included); with a SIGKILL mid-stream and a
+    restart on the same data dir they are exact unless the restore misses the newest account writes
+    (the broker's short high watermark, README Limits: seen in about 1 run of 3 with both feeds)."""
     now = int(time.time() * 1000)
     events = feed(1200, now)
-    # without the enablement feed every account is taken as a savings account (streams.enrolment.join)
-    types = {e["account_ref"]: "SAVINGS" for e in events}
+    enables, types = enablement_feed(events, now)
+    assert set(types.values()) == {"SAVINGS", "CURRENT"} and len(types) < len({e["account_ref"] for e in events})
     bad = [enrolment_event("bad-band", now - HOUR_MS, account="BAD-1", band="18-40"),
            enrolment_event("bad-aadhaar", now - HOUR_MS, account=f"ACC {aadhaar_like()}")]
     topic = settings.enrolments_topic
     w = WorkerProcess(settings, tmp_path / "data", tmp_path / "w1.log").start().wait_ready()
     half = len(events) // 2
+    # the two feeds interleaved: type changes reach accounts already enrolled, and the other way round
+    produce(settings, settings.enablement_topic, enables[:len(enables) // 2], schema=ENABLEMENT)
     produce(settings, topic, events[:half], schema=SCHEMA)
     wait_until(lambda: total(w.metrics(), "digindex_events_total", topic=topic) >= half, 90, what="first half")
     time.sleep(settings.checkpoint_interval + 0.5)  # a checkpoint covers the first half
     produce(settings, topic, events[half:], schema=SCHEMA)
+    produce(settings, settings.enablement_topic, enables[len(enables) // 2:], schema=ENABLEMENT)
     # killed mid-way through the second half: the restart restores the checkpoint, recounts from the
     # accounts table (written per event, so ahead of it) and replays what came after the checkpoint
     wait_until(lambda: total(w.metrics(), "digindex_events_total", topic=topic) > half + 150, 90, what="mid-stream")
-    w.kill()
+    if kill:
+        w.kill()
     resent = events[:300] + events[-50:]  # a producer retry and a republished file: duplicates by event id
     produce(settings, topic, resent + bad, schema=SCHEMA)
-    w2 = WorkerProcess(settings, tmp_path / "data", tmp_path / "w2.log").start()
+    w2 = WorkerProcess(settings, tmp_path / "data", tmp_path / "w2.log").start() if kill else w
     try:
         def drained() -> bool:  # by outcome: a range handed over twice makes the total reach n early
             m = w2.metrics()
@@ -126,13 +165,14 @@ def test_scheme_metrics_equal_the_events_sent_across_redelivery_and_sigkill(sett
                     and total(m, "digindex_events_total", topic=topic, outcome="rejected") >= len(bad)
                     and total(m, "digindex_events_total", topic=topic, outcome="duplicate") >= len(resent))
 
-        try:
-            wait_until(drained, 120, what="drained")
-        except AssertionError as exc:
+        wait_until(drained, 120, what="drained")
+
+        def enablement_drained() -> bool:
             m = w2.metrics()
-            seen = {o: total(m, "digindex_events_total", topic=topic, outcome=o)
-                    for o in ("accepted", "duplicate", "rejected", "late")}
-            raise AssertionError(f"{exc}: outcomes {seen}, {len(events)} events") from None
+            return sum(total(m, "digindex_events_total", topic=settings.enablement_topic, outcome=o)
+                       for o in ("accepted", "late")) >= len(enables)
+
+        wait_until(enablement_drained, 60, what="enablement drained")
         time.sleep(1.0)  # nothing more must arrive
         m = w2.metrics()
         outcomes = {o: total(m, "digindex_events_total", topic=topic, outcome=o)
@@ -141,7 +181,7 @@ def test_scheme_metrics_equal_the_events_sent_across_redelivery_and_sigkill(sett
         # split may move towards accepted after the crash, never the sum
         assert outcomes["accepted"] + outcomes["late"] == len(events), outcomes
         assert outcomes["late"] >= 1 and outcomes["rejected"] == len(bad), outcomes
-        assert outcomes["duplicate"] >= len(resent), outcomes
+        assert outcomes["duplicate"] == len(resent), outcomes
         assert total(m, "digindex_messages_consumed_total", topic=topic) == sum(outcomes.values())
         assert total(m, "digindex_deadletters_total", topic=topic, reason="out_of_range") == 1
         assert total(m, "digindex_deadletters_total", topic=topic, reason="aadhaar_like_value") == 1
@@ -161,4 +201,73 @@ def test_scheme_metrics_equal_the_events_sent_across_redelivery_and_sigkill(sett
         assert any(0 < v < 1 for v in got["digindex_scheme_coverage_ratio"].values())
         assert total(m, "digindex_last_event_timestamp_seconds", topic=topic) > 0
     finally:
+        w2.stop()
+
+
+def _union(workers: list[WorkerProcess]) -> dict[str, dict]:
+    """Every live worker's scheme figures together; each series must come from one worker only."""
+    out: dict[str, dict] = {name: {} for name in KEYS}
+    for w in workers:
+        for name, figures in exported(w).items():
+            both = out[name].keys() & figures.keys()
+            assert not both, f"{name} {sorted(both)[:3]} exported by two workers"
+            out[name].update(figures)
+    return out
+
+
+def settle(workers: list[WorkerProcess], want: dict[str, dict], timeout: float = 30.0) -> None:
+    """The workers' figures equal ``want`` within ``timeout`` (a rebalance on a loaded machine hides
+    a partition's series while it is restored), then stay equal for a second."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            assert_equal(_union(workers), want)
+            break
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    time.sleep(1.0)
+    assert_equal(_union(workers), want)
+
+
+@BROKER_HIGHWATER
+def test_two_workers_one_killed_the_join_stays_within_each_worker(settings: Settings, tmp_path: Path) -> None:
+    """Each worker joins its enrolment partitions with the enablement partitions of the same number,
+    which Faust's assignor gives it too; the survivor of a SIGKILL restores the killed worker's
+    partitions of both tables from their changelogs and recounts the join from them."""
+    now = int(time.time() * 1000)
+    events = feed(800, now, seed=23)
+    enables, types = enablement_feed(events, now, seed=24)
+    half = len(events) // 2
+    topic = settings.enrolments_topic
+    w1 = WorkerProcess(settings, tmp_path / "data-w1", tmp_path / "w1.log").start().wait_ready()
+    w2 = WorkerProcess(settings, tmp_path / "data-w2", tmp_path / "w2.log").start()
+    try:
+        wait_until(lambda: all(total(w.metrics(), "digindex_assigned_partitions", topic=topic) > 0
+                               for w in (w1, w2)), 60, what="both workers own enrolments partitions")
+        def partitions(w: WorkerProcess, t: str) -> set[str]:
+            return {dict(lab)["partition"] for lab in select(w.metrics(), "digindex_restore_seconds", topic=t)}
+
+        # each worker opens partition p of both topics (a rebalance may be under way: settle first)
+        wait_until(lambda: all(partitions(w, topic) and partitions(w, topic) == partitions(
+            w, settings.enablement_topic) for w in (w1, w2)), 60, what="the same partitions of both topics")
+        produce(settings, settings.enablement_topic, enables, schema=ENABLEMENT)
+        produce(settings, topic, events[:half], schema=SCHEMA)
+
+        def processed(workers: list[WorkerProcess], n: int, t: str) -> bool:
+            return sum(total(w.metrics(), "digindex_events_total", topic=t, outcome=o)
+                       for w in workers for o in ("accepted", "late")) >= n
+
+        wait_until(lambda: processed([w1, w2], len(enables), settings.enablement_topic), 90, what="enablement")
+        wait_until(lambda: processed([w1, w2], half, topic), 90, what="first half")
+        settle([w1, w2], expected(events[:half], types))
+        w2.kill()
+        produce(settings, topic, events[half:], schema=SCHEMA)
+        wait_until(lambda: total(w1.metrics(), "digindex_assigned_partitions", topic=topic)
+                   == settings.topic_partitions, 60, what="survivor owns every partition")
+        wait_until(lambda: processed([w1], len(events), topic), 120, what="survivor drained")
+        settle([w1], expected(events, types))
+    finally:
+        w1.stop()
         w2.stop()

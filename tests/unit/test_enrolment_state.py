@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.registry import Collector
 
 from streams.avro_codec import codec_for
+from streams.enablement.state import EnablementPartitionState, stored_account_type
 from streams.enrolment.join import StoredTypes, type_change_router, types_from
 from streams.enrolment.metrics import enrolment_families
 from streams.enrolment.state import (
@@ -30,7 +31,7 @@ from streams.processor.signal import Signal
 from streams.processor.store import CheckpointStore
 from streams.registry import DistrictRegistry
 
-from .factories import HOUR_MS, SCHEMES, SKEW_S, T0, enrolment_event, scheme_oracle
+from .factories import HOUR_MS, SCHEMES, SKEW_S, T0, enablement_event, enrolment_event, scheme_oracle
 from .kit import Clock, Owner
 
 NOW = T0 + 48 * HOUR_MS
@@ -328,3 +329,37 @@ def test_type_changes_reach_the_enrolment_partition_of_their_district(registry: 
     doubles[0].set("A1", "SAVINGS", lgd=45)
     again = EnrolmentPartitionState(0, registry, SKEW_S, kv, types(0)).recount()
     assert again.figures(45)["covered", "PMSBY"] == 1
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_join_with_the_real_enablement_state_ends_as_the_oracle(registry: DistrictRegistry, tmp_path: Path,
+                                                                    seed: int) -> None:
+    """The enablement signal's own state and store, wired as app.py does: both feeds interleaved in
+    any order (types changing, superseded enablement events), counts equal to the oracle's and to a
+    recount of both stores."""
+    rnd = random.Random(seed)
+    accounts = [f"A{i}" for i in range(30)]
+    enable_kv = RocksKV(tmp_path / "enable")
+    enable = EnablementPartitionState(0, registry, SKEW_S, enable_kv)
+    made: dict[int, EnrolmentPartitionState] = {}
+    enable.on_type_change = type_change_router(made.get, 1)
+    types = StoredTypes(enable_kv, stored_account_type)
+    kv = RocksKV(tmp_path / "enrol")
+    state = made[0] = EnrolmentPartitionState(0, registry, SKEW_S, kv, types).recount()
+    enrolments, latest_type = [], {}
+    for i in range(600):
+        account = rnd.choice(accounts)
+        if i % 3 == 0:
+            ts = T0 + rnd.randrange(100) * 1000
+            t = rnd.choice(("SAVINGS", "CURRENT"))
+            if enable.apply(enablement_event(f"n{i}", ts, account=account, account_type=t), i, NOW) == "accepted":
+                latest_type[account] = max(latest_type.get(account, (0, "", "")), (ts, f"n{i}", t))
+        else:
+            e = enrolment_event(f"e{i}", T0 + rnd.randrange(100) * 1000, account=account, scheme=rnd.choice(SCHEMES),
+                                status=rnd.choice(("ENROLLED", "EXITED")),
+                                band=rnd.choice((None, "18_40", "41_50", "51_70", "OTHER")))
+            state.apply(e, i, NOW)
+            enrolments.append(e)
+    expected = scheme_oracle(enrolments, {a: t for a, (_, _, t) in latest_type.items()})
+    assert plain(state.counts) == expected
+    assert plain(EnrolmentPartitionState(0, registry, SKEW_S, kv, types).recount().counts) == expected

@@ -1,4 +1,5 @@
-"""Publish realistic synthetic payments and Aadhaar-seeding events for every Uttarakhand district.
+"""Publish realistic synthetic payments, Aadhaar-seeding, grievance, enablement and enrolment events
+for every Uttarakhand district.
 
 District volumes, ticket sizes and the purpose mix are calibrated on the real
 PhonePe Pulse series (latest year; utility bills are half of Pulse's "Recharge &
@@ -13,6 +14,15 @@ government receipts, payments and DBT (TRANSPORT, REVENUE, TREASURY, HEALTH,
 EDUCATION ...); real branch IFSCs of each event's own bank; and technical and
 business declines at each bank's rate (about 1 % and 3.5 % of digital attempts
 overall, the small and regional banks worse).
+
+The people lines (issue 11): grievances about failed digital payments, in each district and
+bank in proportion to its technical declines (5 % of them become a grievance), most resolved
+within the RBI's turn-around time, a tail past it, a few OTHER; a first load of the last
+--grievance-backlog of them (open ones past their turn-around time included). Digital
+enablement of the same accounts as seeding (savings and current, 72-94 % enabled by district
+as the SLBCs report), then literacy camps enabling accounts (camp_ref) and a few disablements;
+PMSBY, PMJJBY and APY enrolments of the savings accounts by their holders' age bands (some
+banks report none), then enrolments and exits. README, Synthetic feeds, has every figure.
 
 Every event is signed with its bank's newest active key from the key registry
 (DIGINDEX_KEY_REGISTRY, a file: secrets are never flags); the simulator needs a key for
@@ -76,6 +86,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="seeding changes per second after the first load (default 1%% of --rate)")
     parser.add_argument("--no-first-load", action="store_true",
                         help="skip the seeding first load (e.g. a second run against the same worker)")
+    g = parser.add_argument_group("people lines")
+    g.add_argument("--grievance-rate", type=float, default=None,
+                   help="grievances raised per second (default: 5%% of the technical declines, "
+                   "about 0.04%% of --rate)")
+    g.add_argument("--grievance-backlog", type=parse_duration, default=2 * 86400.0, metavar="DURATION",
+                   help="grievances of this long before the start sent first, raised and resolved as the "
+                   "banks' books hold them (default 2d; 0: none)")
+    g.add_argument("--enablement-rate", type=float, default=None,
+                   help="enablement changes per second after the first load (default 1%% of --rate)")
+    g.add_argument("--enrolment-rate", type=float, default=None,
+                   help="scheme enrolment changes per second after the first load (default 1%% of --rate)")
     g = parser.add_argument_group("event time")
     g.add_argument("--start", type=_iso_ms, default=None,
                    help="event time of the first event, ISO 8601 (default: now); never runs past now")
@@ -99,9 +120,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         accounts=args.accounts, seeding_rate=args.seeding_rate, first_load=not args.no_first_load,
         drop_district=args.drop_district, drop_after=args.drop_after, drop_to=args.drop_to,
         start_ms=args.start, speedup=args.speedup,
+        grievance_rate=args.grievance_rate, grievance_backlog=args.grievance_backlog,
+        enablement_rate=args.enablement_rate, enrolment_rate=args.enrolment_rate,
     )
     if options.rate <= 0:
         raise SystemExit("digindex simulate: --rate must be positive")
+    for flag, value in (("--grievance-rate", options.grievance_rate), ("--enablement-rate", options.enablement_rate),
+                        ("--enrolment-rate", options.enrolment_rate), ("--seeding-rate", options.seeding_rate)):
+        if value is not None and value < 0:
+            raise SystemExit(f"digindex simulate: {flag} must not be negative")
     from ..banks import default_banks
 
     unknown = [b for b in options.banks or () if b not in default_banks()]
@@ -113,7 +140,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if options.drop_district not in {d.lgd for d in default_calibration().districts}:
             raise SystemExit(f"digindex simulate: --drop-district {options.drop_district} is not simulated")
     print(f"simulate: seed {seed}, {options.rate:g} payments/s to {settings.broker} "
-          f"(topics {settings.payments_topic}, {settings.seeding_topic})", flush=True)
+          f"(topics {settings.payments_topic}, {settings.seeding_topic}, {settings.grievances_topic}, "
+          f"{settings.enablement_topic}, {settings.enrolments_topic})", flush=True)
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: stop.set())

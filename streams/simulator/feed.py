@@ -22,7 +22,10 @@ from ..config import Settings
 from ..producer import district_key, make_producer
 from ..signing import Signer
 from ..topics import ensure_topics
+from .enablement import EnablementSimulator
+from .enrolments import EnrolmentSimulator
 from .generator import Simulator
+from .grievances import GrievanceSimulator
 
 __all__ = ["FeedOptions", "FeedStats", "TokenBucket", "encoded_payments", "preproduce", "run_feed"]
 
@@ -45,12 +48,32 @@ class FeedOptions:
     drop_to: float = 0.2
     start_ms: int | None = None  # event time of the first event; None: wall clock
     speedup: float = 1.0  # event seconds per wall second when start_ms is set
+    # The people lines (issue 11): grievances, enablement, scheme enrolments.
+    grievance_rate: float | None = None  # raised per second; None: calibrated on the payments' declines
+    grievance_backlog: float = 2 * 86400.0  # seconds of grievances in the first load (0: none)
+    enablement_rate: float | None = None  # changes per second; None: like seeding
+    enrolment_rate: float | None = None  # changes per second; None: like seeding
 
     @property
     def effective_seeding_rate(self) -> float:
+        return self._account_rate(self.seeding_rate)
+
+    @property
+    def effective_enablement_rate(self) -> float:
+        return self._account_rate(self.enablement_rate)
+
+    @property
+    def effective_enrolment_rate(self) -> float:
+        return self._account_rate(self.enrolment_rate)
+
+    def _account_rate(self, rate: float | None) -> float:
+        """An account feed's changes per second: as given, or 1 % of the payments (at least 0.5/s)."""
         if self.accounts <= 0:
             return 0.0
-        return self.seeding_rate if self.seeding_rate is not None else max(0.5, self.rate * 0.01)
+        return rate if rate is not None else max(0.5, self.rate * 0.01)
+
+    def effective_grievance_rate(self, per_payment: float) -> float:
+        return self.grievance_rate if self.grievance_rate is not None else self.rate * per_payment
 
 
 @dataclass
@@ -69,7 +92,7 @@ class FeedStats:
         for topic, n in self.sent.items():
             lines.append(f"  {topic}: {n} events")
         if self.first_load:
-            lines.append(f"  (seeding first load: {self.first_load} accounts)")
+            lines.append(f"  (first loads: {self.first_load} events)")
         return "\n".join(lines)
 
 
@@ -109,7 +132,8 @@ class _Sender:
     def __init__(self, producer: KafkaProducer, stats: FeedStats, signer: Signer) -> None:
         self.producer, self.stats = producer, stats
         self.sign = signer.headers  # each event signed with its bank's key
-        self._codecs = {"PaymentEvent": codec_for("PaymentEvent"), "SeedingEvent": codec_for("SeedingEvent")}
+        self._codecs = {name: codec_for(name) for name in (
+            "PaymentEvent", "SeedingEvent", "GrievanceEvent", "AccountEnablementEvent", "SchemeEnrolmentEvent")}
 
     def _failed(self, _exc: BaseException) -> None:
         self.stats.errors += 1
@@ -122,18 +146,39 @@ class _Sender:
         self.stats.sent[topic] = self.stats.sent.get(topic, 0) + 1
 
 
+@dataclass
+class _Feeds:
+    """Every simulated source, all from one seed (each draws from its own random stream)."""
+
+    payments: Simulator
+    grievances: GrievanceSimulator
+    enablement: EnablementSimulator
+    enrolments: EnrolmentSimulator
+
+    @classmethod
+    def make(cls, options: FeedOptions) -> _Feeds:
+        sim = Simulator(options.seed, options.banks, options.accounts)
+        enablement = EnablementSimulator(sim, options.accounts)
+        return cls(sim, GrievanceSimulator(sim), enablement, EnrolmentSimulator(enablement))
+
+
 def run_feed(settings: Settings, options: FeedOptions, stop: threading.Event | None = None,
              out: TextIO | None = None, producer: KafkaProducer | None = None) -> FeedStats:
-    """Send the first load, then payments and seeding changes at their rates until done or stopped.
+    """Send the first loads, then payments, seeding, grievances, enablement and enrolment changes at
+    their rates until done or stopped.
 
+    The first loads: every account's seeding status, enablement and enrolments in force, and the
+    grievances of the last ``grievance_backlog`` seconds (``GrievanceSimulator.backlog``).
     Progress and the summary go to ``out`` (default: the current ``sys.stdout``).
     """
     stop = stop or threading.Event()
     out = out or sys.stdout
-    stats = FeedStats(sent={settings.payments_topic: 0, settings.seeding_topic: 0})
-    sim = Simulator(options.seed, options.banks, options.accounts)
+    stats = FeedStats(sent={t: 0 for t in (settings.payments_topic, settings.seeding_topic,
+                                           settings.grievances_topic, settings.enablement_topic,
+                                           settings.enrolments_topic)})
+    feeds = _Feeds.make(options)
     signer = Signer.from_settings(settings)
-    for bank in sim.banks:
+    for bank in feeds.payments.banks:
         signer.key_for(bank.code)  # a bank without a key: fail before sending anything
     ensure_topics(settings)
     own = producer is None
@@ -141,15 +186,23 @@ def run_feed(settings: Settings, options: FeedOptions, stop: threading.Event | N
     sender = _Sender(producer, stats, signer)
     clock = _EventClock(options.start_ms, options.speedup)
     try:
-        if options.first_load and options.accounts > 0:
+        if options.first_load:
             t = time.monotonic()
             now_ms = clock.now_ms()
-            for rec in sim.first_load(now_ms):
-                sender.send(settings.seeding_topic, "SeedingEvent", rec)
-                stats.first_load += 1
-            print(f"simulate: first load of {stats.first_load} accounts sent in "
-                  f"{time.monotonic() - t:.1f} s", file=out, flush=True)
-        _pace(sim, sender, settings, options, stop, stats, out)
+            loads = [(settings.grievances_topic, "GrievanceEvent", feeds.grievances.backlog(
+                now_ms, options.grievance_backlog, options.effective_grievance_rate(feeds.grievances.per_payment)))]
+            if options.accounts > 0:
+                loads = [(settings.seeding_topic, "SeedingEvent", feeds.payments.first_load(now_ms)),
+                         (settings.enablement_topic, "AccountEnablementEvent", feeds.enablement.first_load(now_ms)),
+                         (settings.enrolments_topic, "SchemeEnrolmentEvent", feeds.enrolments.first_load(now_ms)),
+                         *loads]
+            for topic, schema, records in loads:
+                for rec in records:
+                    sender.send(topic, schema, rec)
+                    stats.first_load += 1
+            print(f"simulate: first loads ({options.accounts} accounts, {options.grievance_backlog / 3600:g} h of "
+                  f"grievances) sent in {time.monotonic() - t:.1f} s", file=out, flush=True)
+        _pace(feeds, sender, settings, options, stop, stats, out)
     except KeyboardInterrupt:
         stats.interrupted = True
     finally:
@@ -160,13 +213,17 @@ def run_feed(settings: Settings, options: FeedOptions, stop: threading.Event | N
     return stats
 
 
-def _pace(sim: Simulator, sender: _Sender, settings: Settings, options: FeedOptions,
+def _pace(feeds: _Feeds, sender: _Sender, settings: Settings, options: FeedOptions,
           stop: threading.Event, stats: FeedStats, out: TextIO) -> None:
+    sim = feeds.payments
     clock = _EventClock(options.start_ms, options.speedup)
     t0 = clock.t0
     end = None if options.duration is None else t0 + options.duration
     pay = TokenBucket(options.rate, t0)
     seed = TokenBucket(options.effective_seeding_rate, t0)
+    raise_ = TokenBucket(options.effective_grievance_rate(feeds.grievances.per_payment), t0)
+    enable = TokenBucket(options.effective_enablement_rate, t0)
+    enrol = TokenBucket(options.effective_enrolment_rate, t0)
     dropped = options.drop_district is None
     next_tick = t0
     try:
@@ -183,6 +240,15 @@ def _pace(sim: Simulator, sender: _Sender, settings: Settings, options: FeedOpti
                 sender.send(settings.payments_topic, "PaymentEvent", sim.payment(now_ms))
             for _ in range(seed.take(t)):
                 sender.send(settings.seeding_topic, "SeedingEvent", sim.seeding_change(now_ms))
+            for rec in feeds.grievances.due(now_ms):
+                sender.send(settings.grievances_topic, "GrievanceEvent", rec)
+            for _ in range(raise_.take(t)):
+                sender.send(settings.grievances_topic, "GrievanceEvent", feeds.grievances.raise_one(now_ms))
+            for _ in range(enable.take(t)):
+                sender.send(settings.enablement_topic, "AccountEnablementEvent", feeds.enablement.change(now_ms))
+            for _ in range(enrol.take(t)):
+                if (rec := feeds.enrolments.change(now_ms)) is not None:
+                    sender.send(settings.enrolments_topic, "SchemeEnrolmentEvent", rec)
             if end is not None and now >= end:
                 break
             next_tick = max(next_tick + TICK, time.monotonic())

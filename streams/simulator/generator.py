@@ -48,6 +48,7 @@ __all__ = [
     "NON_DIGITAL_CHANNEL_WEIGHTS",
     "Bank",
     "Simulator",
+    "account_ref",
     "generate_payments",
     "generate_seeding",
 ]
@@ -142,6 +143,11 @@ _PAPER_DECLINES = (0.002, 0.02)
 
 #: Seeding trickle: share of changes that open a new (unseeded) account instead of seeding one.
 _NEW_ACCOUNT_SHARE = 0.15
+
+
+def account_ref(lgd: int, bank: str, n: int) -> str:
+    """The opaque reference of a simulated bank's ``n``-th account in a district (all feeds)."""
+    return f"{bank}-{lgd}-ACC-{n:07d}"
 
 
 class _Picker:
@@ -239,19 +245,26 @@ class Simulator:
                 dealt[b.code] = start + n
         return out
 
+    def account_layout(self, accounts: int) -> list[tuple[int, str, int]]:
+        """(district, bank, accounts) of a first load of about ``accounts``, spread by registered
+        users and market share: the seeding, enablement and enrolment feeds share these accounts
+        (``account_ref`` ``<bank>-<lgd>-ACC-<n>``, n from 1)."""
+        if accounts <= 0:
+            return []
+        return [(d.lgd, b.code, max(1, round(accounts * d.user_share * b.weight)))
+                for d in self.cal.districts for b in self.banks]
+
     def _open_accounts(self, accounts: int) -> None:
         rng = self._seed_rng
-        for d in self.cal.districts:
-            for b in self.banks:
-                if accounts <= 0:
-                    continue
-                for _ in range(max(1, round(accounts * d.user_share * b.weight))):
-                    self._new_account(d.lgd, b.code, rng.random() < d.seeded_share)
+        profiles = self._profiles
+        for lgd, bank, n in self.account_layout(accounts):
+            for _ in range(n):
+                self._new_account(lgd, bank, rng.random() < profiles[lgd].seeded_share)
 
     def _new_account(self, lgd: int, bank: str, seeded: bool) -> int:
         i = self._next_account.get((lgd, bank), 0) + 1
         self._next_account[(lgd, bank)] = i
-        self._book.append((lgd, bank, f"{bank}-{lgd}-ACC-{i:07d}", "SEEDED" if seeded else "NOT_SEEDED"))
+        self._book.append((lgd, bank, account_ref(lgd, bank, i), "SEEDED" if seeded else "NOT_SEEDED"))
         if not seeded:
             self._unseeded.append(len(self._book) - 1)
         return len(self._book) - 1

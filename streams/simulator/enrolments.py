@@ -11,7 +11,10 @@ not report the band: every event of such an account carries ``holder_age_band`` 
 Coverage (enrolled / eligible savings accounts, by the holders' true bands) of the first load is
 set per district and scheme within ``COVERAGE_RANGE``, by the district's digital habit as the
 calibration does for the digital share (an assumption: DOMAIN.md gives eligibility, not
-coverage; PMSBY's cheap premium reaches the most, APY the fewest). After the first load,
+coverage; PMSBY's cheap premium reaches the most, APY the fewest). The first load is the banks'
+books: every enrolment in force, and for each savings account enrolled in none one EXITED
+(``UNCOVERED_SCHEME``), so that every savings account and its reported band are in the feed and
+the worker's coverage (enrolled / eligible accounts of the feed) is the book's. After the first load,
 ``CHANGE_MIX``: enrolments of eligible accounts not yet enrolled (a scheme by ``SCHEME_MIX``) and
 exits (a lapsed renewal, a closed account), so coverage creeps up. No I/O, no clock; its own
 ``random.Random``.
@@ -35,6 +38,7 @@ __all__ = [
     "NULL_BAND_SHARE",
     "SCHEMES",
     "SCHEME_MIX",
+    "UNCOVERED_SCHEME",
     "EnrolmentSimulator",
     "scheme_coverage",
 ]
@@ -56,6 +60,10 @@ NULL_BAND_SHARE = 0.10
 #: What a change after the first load is, and which scheme an enrolment is in.
 CHANGE_MIX: dict[str, float] = {"enrol": 0.7, "exit": 0.3}
 SCHEME_MIX: dict[str, float] = {"PMSBY": 0.55, "PMJJBY": 0.30, "APY": 0.15}
+#: The scheme whose EXITED the first load reports for a savings account enrolled in none: the
+#: bank's book says "not covered" (never enrolled, lapsed at renewal or past the age limit), and
+#: the account and its band reach the enrolment feed, as every account reaches the seeding feed.
+UNCOVERED_SCHEME = "PMSBY"
 
 
 def scheme_coverage(profile: DistrictProfile) -> dict[str, float]:
@@ -86,7 +94,7 @@ class EnrolmentSimulator:
         self._on: dict[tuple[int, str], list[int]] = {}  # (district, scheme) -> enrolled
         self._seen = 0
         self._n = 0
-        self._first: list[tuple[int, str]] = []
+        self._first: list[tuple[int, str, str]] = []  # (account, scheme, status) of the first load
         self._sync(first=True)
 
     def _sync(self, first: bool = False) -> None:
@@ -100,6 +108,7 @@ class EnrolmentSimulator:
             band = self._band(rng)
             self.holders[k] = (band, None if rng.random() < NULL_BAND_SHARE else band)
             target = scheme_coverage(self._profiles[lgd])
+            covered = False
             for scheme in SCHEMES:
                 if band not in ELIGIBLE[scheme]:
                     continue
@@ -107,7 +116,10 @@ class EnrolmentSimulator:
                 self.enrolled[(k, scheme)] = on
                 (self._on if on else self._off).setdefault((lgd, scheme), []).append(k)
                 if on:
-                    self._first.append((k, scheme))
+                    self._first.append((k, scheme, "ENROLLED"))
+                    covered = True
+            if first and not covered:
+                self._first.append((k, UNCOVERED_SCHEME, "EXITED"))
         self._seen = len(accounts)
 
     def _event(self, k: int, scheme: str, status: str, now_ms: int) -> dict[str, Any]:
@@ -118,10 +130,11 @@ class EnrolmentSimulator:
                 "holder_age_band": self.holders[k][1]}
 
     def first_load(self, now_ms: int) -> Iterator[dict[str, Any]]:
-        """Every enrolment in force, as each bank's first load sends it."""
+        """The banks' books: every enrolment in force, and one EXITED for each savings account
+        enrolled in none (so every savings account and its band is known to the feed)."""
         first, self._first = self._first, []
-        for k, scheme in first:
-            yield self._event(k, scheme, "ENROLLED", now_ms)
+        for k, scheme, status in first:
+            yield self._event(k, scheme, status, now_ms)
 
     @staticmethod
     def _take(pool: list[int], rng: random.Random) -> int:

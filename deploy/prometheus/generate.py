@@ -65,6 +65,7 @@ class Params:
     job: str
     payments_topic: str
     seeding_topic: str
+    enablement_topic: str
     keep_firing_for: str
     alerts: dict[str, dict[str, Any]]
 
@@ -85,6 +86,7 @@ def load_params(path: Path = PARAMETERS) -> Params:
     p = Params(runbook_base=raw["runbook_base"], short=raw["windows"]["short"], long=raw["windows"]["long"],
                job=raw["selectors"]["job"], payments_topic=raw["selectors"]["payments_topic"],
                seeding_topic=raw["selectors"]["seeding_topic"],
+               enablement_topic=raw["selectors"]["enablement_topic"],
                keep_firing_for=raw["district_keep_firing_for"], alerts=raw["alerts"])
     for d in (p.short, p.long, p.keep_firing_for):
         seconds(d)
@@ -369,6 +371,91 @@ def lines_recording(p: Params) -> tuple[str, list[dict[str, Any]]]:
     return header, [group("digindex.lines", rules)]
 
 
+def enablement_targets(p: Params) -> dict[str, float]:
+    """Account type -> the enabled share below which a district is warned (parameters.yaml)."""
+    targets = p.alert("DigindexDistrictEnablementBelowTarget")["targets"]
+    if set(targets) != {"SAVINGS", "CURRENT"} or not all(0 < float(v) <= 1 for v in targets.values()):
+        raise ValueError("DigindexDistrictEnablementBelowTarget.targets: a ratio in (0, 1] for SAVINGS and CURRENT")
+    return {k: float(v) for k, v in targets.items()}
+
+
+def people_recording(p: Params) -> tuple[str, list[dict[str, Any]]]:
+    """The directive's people lines (issue 11): grievances, digital enablement, scheme enrolment."""
+    bank = f"{DISTRICT}, bank"
+    grievances = [
+        record("district_bank_tat:digindex_grievances_open:max",
+               f"max by ({bank}, tat) (digindex_grievances_open)",
+               comment="""
+                   Open grievances by turn-around time (within, past, none: case OTHER), per bank
+                   and per district; the worker judges them at every scrape against today's date
+                   in India.
+                   """),
+        record("district_tat:digindex_grievances_open:sum",
+               f"sum by ({DISTRICT}, tat) (district_bank_tat:digindex_grievances_open:max)"),
+        record("district_bank_tat:digindex_grievances_resolved:rate5m",
+               f"sum by ({bank}, tat) (rate(digindex_grievances_resolved_total[5m]))",
+               comment="Cumulative counters: grievances resolved per second, by turn-around time."),
+        *[record(f"district:digindex_grievance_resolved_within_tat:ratio_{w}",
+                 f'max by ({DISTRICT}) (digindex_grievance_resolved_within_tat_ratio{{window="{w}"}})',
+                 comment="" if i else """
+                     Of the grievances with a turn-around time resolved in the window, those resolved
+                     within it; and those resolved at most `days` days after the transaction (the
+                     directive's 1-2 days, DIGINDEX_GRIEVANCE_DAYS).
+                     """)
+          for i, w in enumerate((p.short, p.long))],
+        *[record(f"district_days:digindex_grievance_resolved_within_days:ratio_{w}",
+                 f'max by ({DISTRICT}, days) (digindex_grievance_resolved_within_days_ratio{{window="{w}"}})')
+          for w in (p.short, p.long)],
+        record("district_bank:digindex_grievance_compensation_owed_rupees:max",
+               f"max by ({bank}) (digindex_grievance_compensation_owed_rupees)",
+               comment="Rs 100 per day past the turn-around time, open and resolved grievances together."),
+        record("district:digindex_grievance_compensation_owed_rupees:sum",
+               f"sum by ({DISTRICT}) (district_bank:digindex_grievance_compensation_owed_rupees:max)"),
+    ]
+    targets = enablement_targets(p)
+    ratio = "district_account_type:digindex_digital_enablement:ratio"
+    enablement = [
+        record(ratio, f"max by ({DISTRICT}, account_type) (digindex_digital_enablement_ratio)",
+               comment="""
+                   The RBI's and SLBCs' "digitally enabled": savings accounts with at least one of
+                   debit card, internet or mobile banking, UPI, AePS; current accounts with one of
+                   those or a PoS or QR acceptance point.
+                   """),
+        record("district_account_type:digindex_enablement_target:ratio",
+               "\nor\n".join(f'0 * {ratio}{{account_type="{kind}"}} + {value:g}'
+                               for kind, value in sorted(targets.items(), reverse=True)),
+               comment="""
+                   The target per account type (parameters.yaml, DigindexDistrictEnablementBelowTarget),
+                   one series per district that reports the type: for the boards and the alert.
+                   """),
+        record("district_account_type_mode:digindex_enabled_accounts:max",
+               f"max by ({DISTRICT}, account_type, mode) (digindex_enabled_accounts)"),
+        record("district:digindex_camp_enablements:rate5m",
+               f"sum by ({DISTRICT}) (rate(digindex_camp_enablements_total[5m]))",
+               comment="Accounts that became enabled through an event carrying a literacy camp's camp_ref, per second."),
+    ]
+    schemes = [
+        record("district_scheme:digindex_scheme_enrolled_accounts:max",
+               f"max by ({DISTRICT}, scheme) (digindex_scheme_enrolled_accounts)",
+               comment="""
+                   PMSBY, PMJJBY and APY: accounts whose latest status is ENROLLED, and their share
+                   of the eligible savings accounts (README: what the denominator is and is not).
+                   Informational: recorded for the boards, no alert (docs/runbooks/README.md says why).
+                   """),
+        record("scheme:digindex_scheme_enrolled_accounts:sum",
+               "sum by (scheme) (district_scheme:digindex_scheme_enrolled_accounts:max)"),
+        record("district_scheme:digindex_scheme_coverage:ratio",
+               f"max by ({DISTRICT}, scheme) (digindex_scheme_coverage_ratio)"),
+    ]
+    header = """
+        Recording rules for the directive's people lines (issue 11): grievances against the RBI's
+        turn-around times, digital enablement of accounts (and the literacy camps'), and the
+        social-security schemes' enrolment. Deduplicated with `max by (...)` across workers, as
+        in digindex-recording.rules.yaml; counters as rates summed by district.
+        """
+    return header, [group("digindex.people", grievances + enablement + schemes)]
+
+
 def district_alerts(p: Params) -> tuple[str, list[dict[str, Any]]]:
     s, lg = p.short, p.long
     a = p.alert("DigindexDistrictDigitalShareDrop")
@@ -456,6 +543,30 @@ def district_alerts(p: Params) -> tuple[str, list[dict[str, Any]]]:
             in it. At the normal 1.5-2 % rate, 50 attempts would cross 5 % with 3 declines (a 4-8 %
             chance in any hour: a quiet district paged at night); 200 need 11 (0.03-0.25 %).
             """)
+    a = p.alert("DigindexDistrictEnablementBelowTarget")
+    targets = enablement_targets(p)
+    enablement = alert(
+        p, "DigindexDistrictEnablementBelowTarget", f"""
+        district_account_type:digindex_digital_enablement:ratio
+          < on ({DISTRICT}, account_type) district_account_type:digindex_enablement_target:ratio
+        """, for_=a["for"], keep_firing=True, severity="warning",
+        summary="A district's share of digitally enabled bank accounts is below its target.",
+        description=f"""
+            {{{{ $labels.district }}}} (LGD {{{{ $labels.district_lgd }}}}): {{{{ $value | humanizePercentage }}}}
+            of {{{{ $labels.account_type | toLower }}}} accounts are digitally enabled, below the target of
+            {_query("district_account_type:digindex_enablement_target:ratio{district_lgd='%s',account_type='%s'}", _LGD, "$labels.account_type")}{{{{ .Value | humanizePercentage }}}}{{{{ end }}}}
+            (for {span(a["for"])}); literacy camps enabled
+            {_query("sum(district:digindex_camp_enablements:rate5m{district_lgd='%s'}) * 86400", _LGD)}{{{{ .Value | printf "%.0f" }}}}{{{{ else }}}}no{{{{ end }}}}
+            accounts a day at the current rate.
+            """,
+        comment=f"""
+            The RBI's "100 % digitally enabled district" (circular RBI/2019-20/79; SLBCs report it
+            quarterly): the share of a district's savings accounts with a digital mode below
+            {percent(targets["SAVINGS"])}, or of its current accounts (a PoS or QR point counts too) below
+            {percent(targets["CURRENT"])}, for {span(a["for"])}. A warning (ticket) to the district's receiver, whose Lead
+            District Manager coordinates the banks' literacy camps; enablement moves over weeks, so
+            {span(a["for"])} keeps a first load still arriving or a bank's correction from warning anyone.
+            """)
     header = f"""
         Alerts about a district's index: they carry district_lgd and district, and Alertmanager
         routes them to that district's receiver (the District Magistrate's office and the Lead
@@ -475,7 +586,7 @@ def district_alerts(p: Params) -> tuple[str, list[dict[str, Any]]]:
         back within that time without a resolve/re-fire flap. (tests/e2e/test_alerting.py shows
         the false "resolved" without it.)
         """
-    return header, [group("digindex.district.alerts", [drop, below, stalled, spike])]
+    return header, [group("digindex.district.alerts", [drop, below, stalled, spike, enablement])]
 
 
 def bank_alerts(p: Params) -> tuple[str, list[dict[str, Any]]]:
@@ -612,12 +723,11 @@ def pipeline_alerts(p: Params) -> tuple[str, list[dict[str, Any]]]:
             events/s.
             """)
     a = p.alert("DigindexBankFeedSilent")
-    seeding = f'topic="{p.seeding_topic}"'
     silent = alert(
         p, "DigindexBankFeedSilent", f"""
-        time() - bank_topic:digindex_bank_last_event_timestamp_seconds:max{{topic!="{p.seeding_topic}"}} > {seconds_expr(a["payments_silent_after"])}
+        time() - bank_topic:digindex_bank_last_event_timestamp_seconds:max{{topic="{p.payments_topic}"}} > {seconds_expr(a["payments_silent_after"])}
         or
-        time() - bank_topic:digindex_bank_last_event_timestamp_seconds:max{{{seeding}}} > {seconds_expr(a["seeding_silent_after"])}
+        time() - bank_topic:digindex_bank_last_event_timestamp_seconds:max{{topic!="{p.payments_topic}"}} > {seconds_expr(a["seeding_silent_after"])}
         """, for_=a["for"], severity="warning",
         summary="A partner bank has published no events for longer than its feed normally pauses.",
         description="""
@@ -627,7 +737,8 @@ def pipeline_alerts(p: Params) -> tuple[str, list[dict[str, Any]]]:
             """,
         comment=f"""
             Event time of a bank's latest accepted event: older than {span(a["payments_silent_after"])} for payments,
-            {span(a["seeding_silent_after"])} for the (sparser) seeding feed.
+            {span(a["seeding_silent_after"])} for every other (sparser) feed: seeding, grievances, enablement,
+            enrolments.
             """)
     a = p.alert("DigindexBankFeedSilentInDistrict")
     silent_in = alert(
@@ -645,7 +756,7 @@ def pipeline_alerts(p: Params) -> tuple[str, list[dict[str, Any]]]:
             Bank {{{{ $labels.bank }}}} is silent on {{{{ $labels.topic }}}} (DigindexBankFeedSilent); its
             latest event for {{{{ $labels.district }}}} (LGD {{{{ $labels.district_lgd }}}}) has event time
             {{{{ $value | humanizeTimestamp }}}}, so {{{{ $labels.district }}}}'s
-            {{{{ if eq $labels.topic "{p.seeding_topic}" }}}}seeding{{{{ else }}}}digital-share{{{{ end }}}} alerts are muted.
+            {{{{ if eq $labels.topic "{p.seeding_topic}" }}}}seeding{{{{ else if eq $labels.topic "{p.enablement_topic}" }}}}enablement{{{{ else if eq $labels.topic "{p.payments_topic}" }}}}digital-share{{{{ else }}}}(no){{{{ end }}}} alerts are muted.
             """,
         comment=f"""
             Not a notification (routed to the receiver digindex-none): one alert per district a
@@ -729,6 +840,7 @@ def pipeline_alerts(p: Params) -> tuple[str, list[dict[str, Any]]]:
 FILES: dict[str, Callable[[Params], tuple[str, list[dict[str, Any]]]]] = {
     "digindex-recording.rules.yaml": recording,
     "digindex-lines.rules.yaml": lines_recording,
+    "digindex-people.rules.yaml": people_recording,
     "digindex-district-alerts.rules.yaml": district_alerts,
     "digindex-bank-alerts.rules.yaml": bank_alerts,
     "digindex-pipeline-alerts.rules.yaml": pipeline_alerts,

@@ -49,6 +49,9 @@ ROUTING_TABLE = [
     (("alertname=DigindexDistrictBelowTarget", "district_lgd=45", "severity=warning"), "dm-almora"),
     (("alertname=DigindexDistrictSeedingStalled", "district_lgd=57", "severity=warning"), "dm-uttar-kashi"),
     (("alertname=DigindexDistrictTechnicalDeclineSpike", "district_lgd=56"), "dm-udam-singh-nagar"),
+    # The district's Lead District Manager (on its receiver) coordinates the banks' literacy camps.
+    (("alertname=DigindexDistrictEnablementBelowTarget", "district_lgd=46", "district=Bageshwar",
+      "account_type=SAVINGS", "severity=warning"), "dm-bageshwar"),
     # A district with no receiver of its own (another state's LGD code) is not dropped.
     ((f"alertname={DISTRICT_ALERT}", "district_lgd=999", "severity=critical"), "digindex-ops"),
     (("alertname=DigindexWorkerDown", "instance=worker-1", "job=digindex", "severity=warning"), "digindex-ops"),
@@ -296,6 +299,20 @@ def test_silent_seeding_feed_mutes_seeding_alerts(alertmanager: Alertmanager) ->
     assert states[("DigindexDistrictSeedingStalled", "46")][0] == "suppressed"
     assert states[("DigindexDistrictSeedingStalled", "47")][0] == "active"
     assert states[(DISTRICT_ALERT, "46")][0] == "active"
+
+
+def test_silent_enablement_feed_mutes_enablement_alerts(alertmanager: Alertmanager) -> None:
+    """A bank whose enablement feed is silent makes its districts' enabled shares stale: their
+    enablement alerts are muted there, and nothing else is."""
+    alertmanager.post({"alertname": "DigindexBankFeedSilent", "bank": "NTBL", "topic": "enablement"},
+                      _silent_in("NTBL", "enablement", "51"),
+                      _district("DigindexDistrictEnablementBelowTarget", "51"),
+                      _district("DigindexDistrictEnablementBelowTarget", "53"),
+                      _district("DigindexDistrictSeedingStalled", "51"))
+    states = alertmanager.states(5)
+    assert states[("DigindexDistrictEnablementBelowTarget", "51")][0] == "suppressed"
+    assert states[("DigindexDistrictEnablementBelowTarget", "53")] == ("active", ["dm-pithoragarh"])
+    assert states[("DigindexDistrictSeedingStalled", "51")][0] == "active"
 
 
 def test_share_drop_mutes_below_target_in_the_same_district_only(alertmanager: Alertmanager) -> None:

@@ -102,3 +102,31 @@ def test_preproduce_sends_n_encoded_events(settings: Settings) -> None:
     assert len(msgs) == 3000
     pay = codec_for("PaymentEvent")
     assert all(key == str(pay.decode(v)["district_lgd"]).encode() for key, v in msgs)
+
+
+def test_simulate_sends_the_people_lines_to_their_topics(settings: Settings,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """Grievances (a 6-hour first load, then raised and resolved live), enablement and enrolments
+    land on the settings' topics, encoded with the schemas' codecs and keyed by district."""
+    rc = _run_simulate(settings, "--rate", "200", "--duration", "2", "--seed", "5", "--accounts", "500",
+                       "--grievance-backlog", "6h", "--grievance-rate", "0.5", "--enablement-rate", "20",
+                       "--enrolment-rate", "20")
+    assert rc == 0
+    printed = capsys.readouterr().out
+    sent = {topic: int(n) for topic, n in
+            (line.strip().removesuffix(" events").split(": ") for line in printed.splitlines()
+             if line.startswith("  ") and line.strip().endswith(" events"))}
+    for topic, codec_name in ((settings.grievances_topic, "GrievanceEvent"),
+                              (settings.enablement_topic, "AccountEnablementEvent"),
+                              (settings.enrolments_topic, "SchemeEnrolmentEvent")):
+        assert sent[topic] > 0, printed
+        codec = codec_for(codec_name)
+        msgs = _consume(settings, topic, sent[topic])
+        assert len(msgs) == sent[topic], topic
+        records = [codec.decode(value) for _, value in msgs]
+        assert all(key == str(r["district_lgd"]).encode() for (key, _), r in zip(msgs, records, strict=True))
+        if codec_name == "GrievanceEvent":
+            actions = Counter(r["action"] for r in records)
+            assert actions["RAISED"] >= 0.5 * 6 * 3600 and actions["RESOLVED"] > 0
+        if codec_name == "AccountEnablementEvent":
+            assert len(records) >= 500 + 20 and any(r["camp_ref"] for r in records)

@@ -3,9 +3,12 @@
     python grafana/generate.py          # write grafana/dashboards/<uid>.json
     python grafana/generate.py --check  # exit 1 if the committed JSON differs from this code
 
-Four boards: state overview (with utility bills and departments by district), district detail
-(bills and QR, departments, the banks' decline rates and branches below target), banks (decline
-rates, the worst branches through the bounded branch summaries), pipeline health. Every query reads the
+Five boards: state overview (with utility bills and departments by district), district detail
+(bills and QR, departments, the banks' decline rates and branches below target; the district's
+grievances, enablement and scheme enrolment), banks (decline rates, the worst branches through
+the bounded branch summaries), people lines (every district's grievances against the RBI's
+turn-around times, digital enablement against its target, literacy camps, scheme coverage),
+pipeline health. Every query reads the
 recording rules in deploy/prometheus/rules/ (or, where no rule fits, a metric listed in
 docs/metrics.md); tests/deploy/test_grafana.py checks that and that the JSON is up to date.
 Each board's uid is derived from its title (``digindex-`` + slug), so links and
@@ -60,6 +63,7 @@ TAGS = ["digindex"]
 STATE_OVERVIEW = "State overview"
 DISTRICT_DETAIL = "District detail"
 BANKS = "Banks"
+PEOPLE_LINES = "People lines"
 PIPELINE_HEALTH = "Pipeline health"
 
 def _windows() -> tuple[str, str]:
@@ -81,6 +85,8 @@ B = 'bank=~"$bank"'
 NAMES = " * on (bank) group_left (name) bank:digindex_bank_info:max"
 #: The utility-bill purposes of PaymentEvent.purpose.
 BILLS = 'purpose=~"BILL_.*"'
+#: The social-security schemes of SchemeEnrolmentEvent.scheme.
+SCHEMES = ("PMSBY", "PMJJBY", "APY")
 
 
 def _decline(kind: str, selector: str) -> str:
@@ -343,6 +349,58 @@ def district_detail() -> Dashboard:
                         rename={"bank": "Bank code", "name": "Bank", "Value #A": "Below target",
                                 "Value #B": "Reporting"})
             .unit("none"))
+        .with_row(Row("Grievances (RBI turn-around times)"))
+        .with_panel(timeseries_panel("Open grievances by turn-around time",
+                                     [(f"district_tat:digindex_grievances_open:sum{{{D}}}", "{{tat}}")],
+                                     unit="short", stacked=True, width=8,
+                                     description="Failed-transaction grievances still open: within their turn-around "
+                                     "time (T+1 or T+5 by case, RBI DPSS.CO.PD No.629), past it (Rs 100 a day owed), "
+                                     "none (case OTHER). Judged against today's date in India at every scrape."))
+        .with_panel(timeseries_panel("Grievances resolved within the turn-around time and within days",
+                                     [(f"district:digindex_grievance_resolved_within_tat:ratio_{L}{{{D}}}",
+                                       f"within TAT {L}"),
+                                      (f"district:digindex_grievance_resolved_within_tat:ratio_{S}{{{D}}}",
+                                       f"within TAT {S}"),
+                                      (f"district_days:digindex_grievance_resolved_within_days:ratio_{L}{{{D}}}",
+                                       f"within {{{{days}}}} days {L}")],
+                                     unit="percentunit", max_val=1, width=8,
+                                     description="Of the grievances with a turn-around time resolved in the window, "
+                                     "those resolved within it, and those resolved at most N days after the "
+                                     "transaction (the directive's 1-2 days)."))
+        .with_panel(timeseries_panel("Compensation owed by bank",
+                                     [(f"district_bank:digindex_grievance_compensation_owed_rupees:max{{{D}}}{NAMES}",
+                                       "{{name}}")], unit="currencyINR", width=8,
+                                     description="Rs 100 per day past the turn-around time, open and resolved "
+                                     "grievances together (alert DigindexBankGrievancesPastTat pages the bank)."))
+        .with_row(Row("Digital enablement and literacy camps"))
+        .with_panel(timeseries_panel("Digitally enabled accounts by type",
+                                     [(f"district_account_type:digindex_digital_enablement:ratio{{{D}}}",
+                                       "{{account_type}}"),
+                                      (f"district_account_type:digindex_enablement_target:ratio{{{D}}}",
+                                       "target {{account_type}}")],
+                                     unit="percentunit", max_val=1, width=8,
+                                     description="The RBI's and SLBCs' measure: savings accounts with a debit card, "
+                                     "internet or mobile banking, UPI or AePS; current accounts with one of those or a "
+                                     "PoS or QR point. Below target for 6 h: DigindexDistrictEnablementBelowTarget."))
+        .with_panel(timeseries_panel("Enabled accounts by mode",
+                                     [(f"district_account_type_mode:digindex_enabled_accounts:max{{{D}}}",
+                                       "{{account_type}} {{mode}}")], unit="short", width=8))
+        .with_panel(timeseries_panel("Accounts enabled at literacy camps",
+                                     [(f"district:digindex_camp_enablements:rate5m{{{D}}} * 3600", "per hour")],
+                                     unit="short", width=8,
+                                     description="Accounts that became enabled through an event carrying a camp's "
+                                     "camp_ref, per hour (5-minute rate)."))
+        .with_row(Row("Social security schemes"))
+        .with_panel(timeseries_panel("Enrolled accounts by scheme",
+                                     [(f"district_scheme:digindex_scheme_enrolled_accounts:max{{{D}}}", "{{scheme}}")],
+                                     unit="short", description="PMSBY, PMJJBY and Atal Pension Yojana: accounts whose "
+                                     "latest status is ENROLLED."))
+        .with_panel(timeseries_panel("Coverage of eligible savings accounts by scheme",
+                                     [(f"district_scheme:digindex_scheme_coverage:ratio{{{D}}}", "{{scheme}}")],
+                                     unit="percentunit", max_val=1,
+                                     description="Enrolled / eligible savings accounts (by the holder's age band: "
+                                     "PMSBY 18-70, PMJJBY 18-50, APY 18-40); accounts with no band reported are "
+                                     "outside it (README)."))
         .with_row(Row("Freshness"))
         .with_panel(timeseries_panel("Age of the district's latest event",
                                      [(f"time() - district_topic:digindex_last_event_timestamp_seconds:max{{{D}}}",
@@ -440,6 +498,131 @@ def banks() -> Dashboard:
     )
 
 
+def _by_type(kind: str) -> str:
+    """The enablement ratio of one account type, the type dropped so a table merges the types."""
+    ratio = "district_account_type:digindex_digital_enablement:ratio"
+    return f'max without (account_type) ({ratio}{{account_type="{kind}"}})'
+
+
+def _scheme(metric: str, scheme: str) -> str:
+    """A scheme's figure per district, the scheme dropped so a table merges the schemes."""
+    return f'max without (scheme) (district_scheme:digindex_scheme_{metric}{{scheme="{scheme}"}})'
+
+
+def people_lines() -> Dashboard:
+    detail = f"/d/{uid_for(DISTRICT_DETAIL)}?var-district_lgd=${{__data.fields.district_lgd}}&${{__url_time_range}}"
+    open_tat = "district_tat:digindex_grievances_open:sum"
+    return (
+        _dashboard(PEOPLE_LINES, "The directive's people lines, every district: grievances against the RBI's "
+                   "turn-around times, digital enablement of accounts and literacy camps, social-security schemes.")
+        .with_row(Row("Grievances (RBI turn-around times)"))
+        .with_panel(stat_panel("Open past the turn-around time", f'sum({open_tat}{{tat="past"}}) or vector(0)',
+                               unit="none", width=6, steps=_thresholds((None, "green"), (1, "orange"), (50, "red")),
+                               description="Grievances about failed digital payments open past T+1 or T+5, all "
+                               "districts. Each day late costs the bank Rs 100 per grievance."))
+        .with_panel(stat_panel("Open within the turn-around time", f'sum({open_tat}{{tat="within"}}) or vector(0)',
+                               unit="none", width=6))
+        .with_panel(stat_panel("Compensation owed",
+                               "sum(district:digindex_grievance_compensation_owed_rupees:sum) or vector(0)",
+                               unit="currencyINR", width=6))
+        .with_panel(stat_panel("Resolved within the turn-around time (5m)",
+                               'sum(district_bank_tat:digindex_grievances_resolved:rate5m{tat="within"})'
+                               ' / sum(district_bank_tat:digindex_grievances_resolved:rate5m{tat=~"within|past"})',
+                               unit="percentunit", width=6, steps=SHARE_STEPS,
+                               description="Of the grievances with a turn-around time resolved in the last 5 minutes, "
+                               "all districts, those resolved within it."))
+        .with_panel(
+            table_panel(
+                f"Grievances by district ({L} window)",
+                [(f'max without (tat) ({open_tat}{{tat="past"}})', ""),
+                 (f'max without (tat) ({open_tat}{{tat="within"}})', ""),
+                 (f"district:digindex_grievance_resolved_within_tat:ratio_{L}", ""),
+                 (f"max without (days) (district_days:digindex_grievance_resolved_within_days:ratio_{L})", ""),
+                 ("district:digindex_grievance_compensation_owed_rupees:sum", "")],
+                description="Open grievances past and within their turn-around time, the shares of the window's "
+                "resolutions made within it and within the directive's days, and the compensation owed (Rs). "
+                "Most open past the turn-around time first. Click a district for its detail board.",
+                sort_by="Open past TAT", descending=True, height=12,
+                rename={"district": "District", "district_lgd": "LGD", "Value #A": "Open past TAT",
+                        "Value #B": "Open within TAT", "Value #C": f"Resolved within TAT {L}",
+                        "Value #D": f"Resolved within days {L}", "Value #E": "Compensation owed"})
+            .override_by_name("District", [{"id": "links", "value": [
+                {"title": "District detail", "url": detail}]}])
+            .override_by_name("LGD", [{"id": "unit", "value": "none"}])
+            .override_by_name(f"Resolved within TAT {L}", [{"id": "unit", "value": "percentunit"}])
+            .override_by_name(f"Resolved within days {L}", [{"id": "unit", "value": "percentunit"}])
+            .override_by_name("Compensation owed", [{"id": "unit", "value": "currencyINR"}]))
+        .with_panel(
+            table_panel(
+                "Grievances past the turn-around time by bank and district",
+                [(f'max without (tat) (district_bank_tat:digindex_grievances_open:max{{tat="past"}}){NAMES}', ""),
+                 (f"district_bank:digindex_grievance_compensation_owed_rupees:max{NAMES}", "")],
+                description="What DigindexBankGrievancesPastTat pages each bank's coordinator about.",
+                sort_by="Open past TAT", descending=True, height=12,
+                rename={"bank": "Bank code", "name": "Bank", "district": "District", "district_lgd": "LGD",
+                        "Value #A": "Open past TAT", "Value #B": "Compensation owed"})
+            .override_by_name("LGD", [{"id": "unit", "value": "none"}])
+            .override_by_name("Compensation owed", [{"id": "unit", "value": "currencyINR"}]))
+        .with_panel(timeseries_panel("Open grievances past the turn-around time by district",
+                                     [(f'{open_tat}{{tat="past"}}', "{{district}}")], unit="short", width=24))
+        .with_row(Row("Digital enablement and literacy camps"))
+        .with_panel(
+            table_panel(
+                "Digitally enabled accounts by district",
+                [(_by_type("SAVINGS"), ""), (_by_type("CURRENT"), ""),
+                 ("district:digindex_camp_enablements:rate5m * 86400", "")],
+                description="The RBI's and SLBCs' \"100 % digitally enabled\": savings accounts with a debit card, "
+                "internet or mobile banking, UPI or AePS; current accounts with one of those or a PoS or QR point "
+                "(SLBC pilot districts reported 72-94 %). Camp enablements: accounts enabled at literacy camps, a "
+                "day at the last 5 minutes' rate. Least enabled first.",
+                width=12, height=14, sort_by="Savings enabled",
+                rename={"district": "District", "district_lgd": "LGD", "Value #A": "Savings enabled",
+                        "Value #B": "Current enabled", "Value #C": "Camp enablements a day"})
+            .unit("percentunit")
+            .override_by_name("District", [{"id": "links", "value": [
+                {"title": "District detail", "url": detail}]}])
+            .override_by_name("LGD", [{"id": "unit", "value": "none"}])
+            .override_by_name("Camp enablements a day", [{"id": "unit", "value": "short"}]))
+        .with_panel(timeseries_panel("Savings accounts digitally enabled by district",
+                                     [('district_account_type:digindex_digital_enablement:ratio{account_type="SAVINGS"}',
+                                       "{{district}}"),
+                                      ('max(district_account_type:digindex_enablement_target:ratio'
+                                       '{account_type="SAVINGS"})', "target")],
+                                     unit="percentunit", max_val=1, height=14))
+        .with_panel(timeseries_panel("Enabled accounts by mode, all districts",
+                                     [("sum by (account_type, mode) "
+                                       "(district_account_type_mode:digindex_enabled_accounts:max)",
+                                       "{{account_type}} {{mode}}")], unit="short"))
+        .with_panel(timeseries_panel("Accounts enabled at literacy camps by district",
+                                     [("district:digindex_camp_enablements:rate5m * 3600", "{{district}}")],
+                                     unit="short", stacked=True,
+                                     description="Per hour, at the last 5 minutes' rate."))
+        .with_row(Row("Social security schemes"))
+        .with_panel(
+            table_panel(
+                "Scheme coverage by district",
+                [*[(_scheme("coverage:ratio", s), "") for s in SCHEMES],
+                 *[(_scheme("enrolled_accounts:max", s), "") for s in SCHEMES]],
+                description="Enrolled / eligible savings accounts by the holder's age band (PMSBY 18-70, PMJJBY "
+                "18-50, APY 18-40), and the accounts enrolled. Informational: no alert (runbooks README).",
+                height=14, sort_by="PMSBY coverage",
+                rename={"district": "District", "district_lgd": "LGD",
+                        **{f"Value #{chr(ord('A') + i)}": f"{s} coverage" for i, s in enumerate(SCHEMES)},
+                        **{f"Value #{chr(ord('D') + i)}": f"{s} enrolled" for i, s in enumerate(SCHEMES)}})
+            .unit("percentunit")
+            .override_by_name("LGD", [{"id": "unit", "value": "none"}])
+            .override_by_name("PMSBY enrolled", [{"id": "unit", "value": "short"}])
+            .override_by_name("PMJJBY enrolled", [{"id": "unit", "value": "short"}])
+            .override_by_name("APY enrolled", [{"id": "unit", "value": "short"}]))
+        .with_panel(timeseries_panel("Enrolled accounts by scheme, all districts",
+                                     [("scheme:digindex_scheme_enrolled_accounts:sum", "{{scheme}}")], unit="short"))
+        .with_panel(timeseries_panel("PMSBY coverage by district",
+                                     [('district_scheme:digindex_scheme_coverage:ratio{scheme="PMSBY"}',
+                                       "{{district}}")],
+                                     unit="percentunit", max_val=1))
+    )
+
+
 def pipeline_health() -> Dashboard:
     return (
         _dashboard(PIPELINE_HEALTH, "The workers: throughput, dead letters, lag, rebalances, delay.")
@@ -479,6 +662,7 @@ BOARDS: dict[str, Callable[[], Dashboard]] = {
     STATE_OVERVIEW: state_overview,
     DISTRICT_DETAIL: district_detail,
     BANKS: banks,
+    PEOPLE_LINES: people_lines,
     PIPELINE_HEALTH: pipeline_health,
 }
 

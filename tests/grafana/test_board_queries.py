@@ -13,6 +13,12 @@ on an event that the simulator does not produce (dead letters included: the work
 exports every reason from 0). The payment lines' metrics that the worker does not export yet
 come from ``tests/grafana/payment_lines.py`` (the documented names and labels, a second target
 of the same job); it serves none that the worker exports itself.
+
+The people lines' enablement and enrolment metrics (``PENDING_SIGNALS``: issue 11's names) are
+nobody's but the worker's: no stand-in serves them. Until the worker exports them the fixture
+does not wait for the recording rules over them, and the panels that read them fail here
+(no series): they are checked for real once those signals are on the worker. The simulator
+feeds every people line (grievances included, which the worker exports already).
 """
 
 from __future__ import annotations
@@ -46,6 +52,15 @@ ROOT = Path(__file__).resolve().parents[2]
 BOARDS = {p.name: json.loads(p.read_text()) for p in sorted((ROOT / "grafana" / "dashboards").glob("*.json"))}
 #: Grafana's built-in variables for a 24 h board on a datasource with timeInterval 15s:
 #: $__interval is at least the scrape interval, $__rate_interval = max($__interval + 15s, 4 x 15s).
+#: Worker metric families of issue 11's enablement and enrolment signals (README, metrics.md):
+#: recording rules over them are waited for only once the worker exports them.
+PENDING_SIGNALS = ("digindex_digital_enablement_ratio", "digindex_enabled_accounts", "digindex_camp_enablements",
+                   "digindex_scheme_enrolled_accounts", "digindex_scheme_coverage_ratio")
+#: Recording rules over figures too sparse for every district to have one in the short window:
+#: a series is enough (a small hill district resolves a few grievances an hour; at this test's
+#: rate, Bageshwar two or three).
+SPARSE = {"district:digindex_grievance_resolved_within_tat:ratio_1h",
+          "district_days:digindex_grievance_resolved_within_days:ratio_1h"}
 BUILTINS = {"__interval": "15s", "__interval_ms": "15000", "__rate_interval": "60s", "__range": "24h",
             "__range_s": "86400", "__range_ms": "86400000"}
 _VARIABLE = re.compile(r"\$(\w+)|\$\{(\w+)(?::\w+)?\}|\[\[(\w+)\]\]")
@@ -153,14 +168,30 @@ def live(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> It
     try:
         worker.start().wait_ready(90)
         started.append(prometheus.start())
-        feed = Feed(settings, FeedOptions(rate=300, seed=11, accounts=2000))
+        # Grievances at 0.3/s with a day of them first (~40,000 events before the payments):
+        # open within and past their turn-around time, resolved, in every district.
+        feed = Feed(settings, FeedOptions(rate=300, seed=11, accounts=2000, grievance_rate=0.3,
+                                          grievance_backlog=86400))
         started.append(feed)
         live = Live(prometheus, worker, feed, {})
-        records = sorted({rule["record"] for _, rule in all_rules() if "record" in rule})
+        rules = {rule["record"]: rule["expr"] for _, rule in all_rules() if "record" in rule}
+        records = sorted(rules)
+
+        def pending(record: str) -> bool:
+            """Reads (itself or through another rule) a family of a signal the worker lacks yet."""
+            exported = {name for name, _ in worker.metrics()}
+            names = {record}
+            while True:
+                more = {r for n in names for r in rules if r in rules[n]} - names
+                if not more:
+                    break
+                names |= more
+            return any(family in rules[n] and not any(e.startswith(family) for e in exported)
+                       for n in names for family in PENDING_SIGNALS)
         districts = {str(d.lgd) for d in calibrated}
         banks = set(DEFAULT_BANKS)
         # Once the worker counts payments, what it exports of the payment lines is the real thing.
-        poll(lambda: any(name == "digindex_window_transactions" for name, _ in worker.metrics()), 60,
+        poll(lambda: any(name == "digindex_window_transactions" for name, _ in worker.metrics()), 120,
              "the worker's first payments", live.diagnostics)
         lines.retire_what_the_worker_has({name for name, _ in worker.metrics()})
 
@@ -169,9 +200,13 @@ def live(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> It
             simulated district or bank: a variable may select any of them."""
             out = []
             for r in records:
+                if pending(r):
+                    continue
                 series = [s["metric"] for s in prometheus.vector(r)]
                 if not series:
                     out.append(r)
+                elif r in SPARSE:
+                    continue
                 elif "district_lgd" in series[0] and {m["district_lgd"] for m in series} != districts:
                     out.append(f"{r} (districts {sorted(districts - {m['district_lgd'] for m in series})})")
                 elif "bank" in series[0] and {m["bank"] for m in series} != banks:
@@ -230,7 +265,7 @@ def test_panel_query_returns_series(live: Live, target: Target) -> None:
 def test_the_targets_cover_every_panel() -> None:
     titled = [(name, p["title"]) for name, board in BOARDS.items() for p in panels(board) if p["type"] != "row"]
     assert set(titled) == {(t.board, t.panel) for t in TARGETS}
-    assert len(BOARDS) == 4 and len(TARGETS) >= len(titled)
+    assert len(BOARDS) == 5 and len(TARGETS) >= len(titled)
 
 
 def test_substitution() -> None:

@@ -192,7 +192,7 @@ def test_token_push_creates_the_folder_and_every_board(grafana: FakeGrafana, cap
         assert "digindex grafana push" in s.body["message"]
         assert re.search(rf"created {uid} '.+' version 1  {re.escape(grafana.url)}/d/{uid}/", out), out
     assert "folder 'digindex' (uid digindex) created" in out
-    assert "4 boards pushed (4 created, 0 updated)" in out
+    assert "5 boards pushed (5 created, 0 updated)" in out
     assert TOKEN not in out + err + caplog.text
 
 
@@ -211,7 +211,7 @@ def test_second_push_updates_the_same_boards(grafana: FakeGrafana, capsys, monke
     for uid in BOARDS:
         assert f"updated {uid} " in out and "version 2 (was 1)" in out
     assert "folder 'digindex' (uid digindex) exists" in out
-    assert "(0 created, 4 updated)" in out
+    assert "(0 created, 5 updated)" in out
 
 
 def test_basic_auth_push(grafana: FakeGrafana, capsys, monkeypatch) -> None:
@@ -242,7 +242,7 @@ def test_grafana_under_a_path_prefix(capsys, monkeypatch) -> None:
         code, out, err = _push(capsys, "--url", fake.url, "--token-env", "GRAFANA_TOKEN")
         assert code == 0, out + err
         assert all(r.path.startswith("/grafana/api/") for r in fake.requests)
-        assert len(fake.dashboards) == 4
+        assert len(fake.dashboards) == 5
         assert f"{fake.url}/d/digindex-banks/banks" in out  # Grafana's url already holds /grafana
     finally:
         fake.close()

@@ -81,11 +81,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated bank codes of the IFSC registry (streams/data/ifsc/); events "
                         "name real branch IFSCs of each (default SBIN,PUNB,BARB,CNRB,UBIN,HDFC,ICIC,UTKS,NTBL)")
     parser.add_argument("--accounts", type=int, default=20_000,
-                        help="bank accounts in the seeding first load, all districts (0: no seeding events)")
+                        help="bank accounts in the first loads, all districts: seeding, enablement (the same "
+                        "accounts) and enrolments (their savings accounts); 0: none of these feeds")
     parser.add_argument("--seeding-rate", type=float, default=None,
                         help="seeding changes per second after the first load (default 1%% of --rate)")
     parser.add_argument("--no-first-load", action="store_true",
-                        help="skip the seeding first load (e.g. a second run against the same worker)")
+                        help="skip the first loads: seeding, enablement, enrolments and the grievance backlog "
+                        "(e.g. a second run against the same worker)")
     g = parser.add_argument_group("people lines")
     g.add_argument("--grievance-rate", type=float, default=None,
                    help="grievances raised per second (default: 5%% of the technical declines, "
@@ -94,9 +96,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                    help="grievances of this long before the start sent first, raised and resolved as the "
                    "banks' books hold them (default 2d; 0: none)")
     g.add_argument("--enablement-rate", type=float, default=None,
-                   help="enablement changes per second after the first load (default 1%% of --rate)")
+                   help="enablement changes per second after the first load (default 1%% of --rate, at least 0.5)")
     g.add_argument("--enrolment-rate", type=float, default=None,
-                   help="scheme enrolment changes per second after the first load (default 1%% of --rate)")
+                   help="scheme enrolment changes per second after the first load "
+                   "(default 1%% of --rate, at least 0.5)")
     g = parser.add_argument_group("event time")
     g.add_argument("--start", type=_iso_ms, default=None,
                    help="event time of the first event, ISO 8601 (default: now); never runs past now")

@@ -8,10 +8,11 @@ flooding the topic afterwards.
 
 from __future__ import annotations
 
+import itertools
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -27,7 +28,8 @@ from .enrolments import EnrolmentSimulator
 from .generator import Simulator
 from .grievances import GrievanceSimulator
 
-__all__ = ["FeedOptions", "FeedStats", "TokenBucket", "encoded_payments", "preproduce", "run_feed"]
+__all__ = ["PREPRODUCE_KINDS", "FeedOptions", "FeedStats", "TokenBucket", "encoded_payments", "preproduce",
+           "run_feed"]
 
 TICK = 0.01
 
@@ -265,42 +267,61 @@ def encoded_payments(seed: int, n: int, now_ms: int) -> list[tuple[bytes, bytes]
     return [(district_key(r["district_lgd"]), codec.encode(r)) for r in records]
 
 
+def _preproduced(kind: str, seed: int, n: int, now_ms: int) -> tuple[str, Iterator[dict[str, Any]]]:
+    """(schema, about ``n`` records of ``kind``): a first load topped up with changes (account feeds),
+    the grievances raised at a steady rate over the ``n`` seconds before ``now_ms`` (grievances)."""
+    if kind == "payments":
+        sim = Simulator(seed, accounts=0)
+        return "PaymentEvent", (sim.payment(now_ms) for _ in range(n))
+    if kind == "grievances":
+        g = GrievanceSimulator(Simulator(seed, accounts=0))
+        return "GrievanceEvent", g.backlog(now_ms, float(n), 1.0)
+    sim = Simulator(seed, accounts=n if kind == "seeding" else 0)
+    if kind == "seeding":
+        return "SeedingEvent", itertools.chain(sim.first_load(now_ms), iter(lambda: sim.seeding_change(now_ms), None))
+    enablement = EnablementSimulator(sim, n)
+    if kind == "enablement":
+        return "AccountEnablementEvent", itertools.chain(enablement.first_load(now_ms),
+                                                         iter(lambda: enablement.change(now_ms), None))
+    enrolments = EnrolmentSimulator(enablement)
+    tries = (enrolments.change(now_ms) for _ in range(100 * n + 100))  # None: nothing to change there
+    changes = (c for c in tries if c is not None)
+    return "SchemeEnrolmentEvent", itertools.chain(enrolments.first_load(now_ms), changes)
+
+
+PREPRODUCE_KINDS = ("payments", "seeding", "grievances", "enablement", "enrolments")
+
+
 def preproduce(settings: Settings, n: int, *, topic: str | None = None, seed: int = 0, kind: str = "payments",
                now_ms: int | None = None, producer: KafkaProducer | None = None) -> int:
-    """Send ``n`` encoded events of ``kind`` (payments or seeding) as fast as possible; return ``n``.
+    """Send ``n`` encoded events of ``kind`` (``PREPRODUCE_KINDS``) as fast as possible; return ``n``.
 
-    Seeding is a first load of about ``n`` accounts topped up (or cut) with changes to ``n``.
+    Seeding and enablement are a first load of about ``n`` accounts topped up (or cut) with changes
+    to ``n``; enrolments the first load of about ``n`` accounts' books, likewise; grievances those of
+    the ``n`` seconds before ``now_ms`` at one a second (raised, and the resolutions due), cut at ``n``.
     """
-    if kind not in ("payments", "seeding"):
-        raise ValueError("kind is payments or seeding")
+    if kind not in PREPRODUCE_KINDS:
+        raise ValueError(f"kind is one of {', '.join(PREPRODUCE_KINDS)}")
     ensure_topics(settings)
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    topic = topic or {"payments": settings.payments_topic, "seeding": settings.seeding_topic,
+                      "grievances": settings.grievances_topic, "enablement": settings.enablement_topic,
+                      "enrolments": settings.enrolments_topic}[kind]
     stats = FeedStats()
     signer = Signer.from_settings(settings)
     own = producer is None
     producer = producer or make_producer(settings, linger_ms=20)
     sender = _Sender(producer, stats, signer)
     try:
-        if kind == "payments":
-            topic = topic or settings.payments_topic
-            sim = Simulator(seed, accounts=0)
-            for _ in range(n):
-                sender.send(topic, "PaymentEvent", sim.payment(now_ms))
-        else:
-            topic = topic or settings.seeding_topic
-            sim = Simulator(seed, accounts=n)
-            sent = 0
-            for rec in sim.first_load(now_ms):
-                if sent >= n:
-                    break
-                sender.send(topic, "SeedingEvent", rec)
-                sent += 1
-            for _ in range(n - sent):
-                sender.send(topic, "SeedingEvent", sim.seeding_change(now_ms))
+        schema, records = _preproduced(kind, seed, n, now_ms)
+        sent = 0
+        for rec in itertools.islice(records, n):
+            sender.send(topic, schema, rec)
+            sent += 1
         producer.flush(timeout=120)
     finally:
         if own:
             producer.close(timeout=5)
     if stats.errors:
         raise RuntimeError(f"{stats.errors} of {n} events failed to send")
-    return n
+    return sent

@@ -130,3 +130,18 @@ def test_simulate_sends_the_people_lines_to_their_topics(settings: Settings,
             assert actions["RAISED"] >= 0.5 * 6 * 3600 and actions["RESOLVED"] > 0
         if codec_name == "AccountEnablementEvent":
             assert len(records) >= 500 + 20 and any(r["camp_ref"] for r in records)
+
+
+@pytest.mark.parametrize(("kind", "schema"), [("grievances", "GrievanceEvent"),
+                                              ("enablement", "AccountEnablementEvent"),
+                                              ("enrolments", "SchemeEnrolmentEvent"), ("seeding", "SeedingEvent")])
+def test_preproduce_sends_n_events_of_each_kind(settings: Settings, kind: str, schema: str) -> None:
+    assert preproduce(settings, 1500, seed=2, kind=kind) == 1500
+    topic = {"grievances": settings.grievances_topic, "enablement": settings.enablement_topic,
+             "enrolments": settings.enrolments_topic, "seeding": settings.seeding_topic}[kind]
+    msgs = _consume(settings, topic, 1500)
+    assert len(msgs) == 1500
+    codec = codec_for(schema)
+    records = [codec.decode(v) for _, v in msgs]
+    assert all(key == str(r["district_lgd"]).encode() for (key, _), r in zip(msgs, records, strict=True))
+    assert len({r["event_id"] for r in records}) == 1500

@@ -177,9 +177,8 @@ def live(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> It
         rules = {rule["record"]: rule["expr"] for _, rule in all_rules() if "record" in rule}
         records = sorted(rules)
 
-        def pending(record: str) -> bool:
+        def pending(record: str, exported: set[str]) -> bool:
             """Reads (itself or through another rule) a family of a signal the worker lacks yet."""
-            exported = {name for name, _ in worker.metrics()}
             names = {record}
             while True:
                 more = {r for n in names for r in rules if r in rules[n]} - names
@@ -199,8 +198,9 @@ def live(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> It
             """Recording rules without a series yet, or (per district or bank) without every
             simulated district or bank: a variable may select any of them."""
             out = []
+            exported = {name for name, _ in worker.metrics()}
             for r in records:
-                if pending(r):
+                if pending(r, exported):
                     continue
                 series = [s["metric"] for s in prometheus.vector(r)]
                 if not series:

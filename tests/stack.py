@@ -71,6 +71,8 @@ def stack_settings(broker_url: str, data_dir: Path, **changes: Any) -> Settings:
     return Settings().replace(
         broker=broker_url, app_id=f"digindex-test-{tag}", data_dir=data_dir,
         payments_topic=f"payments-{tag}", seeding_topic=f"seeding-{tag}", deadletter_topic=f"deadletter-{tag}",
+        grievances_topic=f"grievances-{tag}", enablement_topic=f"enablement-{tag}",
+        enrolments_topic=f"enrolments-{tag}",
         topic_partitions=4, session_timeout=2.0, key_registry=test_key_registry(),
     ).replace(**changes)
 

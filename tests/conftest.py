@@ -23,6 +23,12 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]
         yield b
 
 
+#: The tests' checkpoint interval: they wait ~1.5-2 s for a checkpoint (and what follows it: offset
+#: commits, dead letters, expiry deletes) before they kill or inspect a worker. The default is 5 s
+#: (README, Checkpointing); the interval changes when a checkpoint is written, not what it holds.
+CHECKPOINT_INTERVAL = 1.0
+
+
 @pytest.fixture
 def settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
     """Settings on the session broker with topic names unique to this test."""
@@ -40,6 +46,7 @@ def settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
         topic_partitions=4,
         session_timeout=2.0,
         key_registry=test_key_registry(),  # every test producer signs; workers verify (README, Security)
+        checkpoint_interval=CHECKPOINT_INTERVAL,
     )
 
 

@@ -74,6 +74,7 @@ def stack_settings(broker_url: str, data_dir: Path, **changes: Any) -> Settings:
         grievances_topic=f"grievances-{tag}", enablement_topic=f"enablement-{tag}",
         enrolments_topic=f"enrolments-{tag}",
         topic_partitions=4, session_timeout=2.0, key_registry=test_key_registry(),
+        checkpoint_interval=1.0,  # as tests/conftest.py's CHECKPOINT_INTERVAL, which says why
     ).replace(**changes)
 
 

@@ -112,7 +112,8 @@ def cluster(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) ->
         broker=broker.url, app_id=f"digindex-api-{tag}", data_dir=where / "data", payments_topic=f"payments-{tag}",
         seeding_topic=f"seeding-{tag}", deadletter_topic=f"deadletter-{tag}", topic_partitions=PARTITIONS,
         grievances_topic=f"grievances-{tag}",
-        session_timeout=2.0, key_registry=test_key_registry())
+        session_timeout=2.0, key_registry=test_key_registry(),
+        checkpoint_interval=1.0)  # as tests/conftest.py's CHECKPOINT_INTERVAL, which says why
     workers = [WorkerProcess(settings, where / f"data{i}", Path(where / f"w{i}.log")) for i in (1, 2)]
     try:
         workers[0].start().wait_ready()

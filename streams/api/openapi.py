@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from .. import __version__
+from ..enablement.state import MODES, TYPES
+from ..enrolment.state import SCHEMES
 from ..grievances.state import ANOMALIES
 from ..payments.rolling import STATUSES
 from .params import DEFAULT_LIMIT, MAX_LIMIT, ORDERS
@@ -80,6 +82,48 @@ def _grievance_schemas(windows: list[str]) -> dict[str, Any]:
     }
 
 
+def _enablement_schemas() -> dict[str, Any]:
+    """``figures.enablement`` of a district (``streams.enablement.view``) and its parts."""
+    by_type = _obj(["accounts", "enabled", "enablement_ratio", "modes"], {
+        "accounts": _count("accounts of the type known to the enablement feed"),
+        "enabled": _count("of them, enabled: a savings account by DEBIT_CARD, INTERNET_BANKING, MOBILE_BANKING, UPI "
+                          "or AEPS; a current account by one of those, POS or QR"),
+        "enablement_ratio": _share("enabled / accounts (RBI's 100 % digitally enabled district; null: no account)"),
+        "modes": _obj(list(MODES), {m: _count("accounts whose latest set of modes has it") for m in MODES}),
+    })
+    return {
+        "EnablementTypeFigures": by_type,
+        "EnablementFigures": _obj(["by_account_type", "camp_enablements", "last_event_ms"], {
+            "by_account_type": _obj(list(TYPES), {t: _ref("EnablementTypeFigures") for t in TYPES}),
+            "camp_enablements": _count("times an account counted in the district became enabled (from not enabled "
+                                       "or not known) through an event carrying a camp_ref"),
+            "last_event_ms": _count("event time of the district's latest enablement event (Unix ms; 0: none)"),
+        }, description="the district's digital enablement by account type (zeros: no account known)"),
+    }
+
+
+def _scheme_schemas() -> dict[str, Any]:
+    """``figures.schemes`` of a district (``streams.enrolment.view``) and its parts."""
+    by_scheme = _obj(["enrolled", "eligible", "covered", "coverage_ratio", "unmatched"], {
+        "enrolled": _count("accounts whose latest status in the scheme is ENROLLED, whatever their type or band"),
+        "eligible": _count("the coverage denominator: accounts of the enrolment feed the enablement feed knows as "
+                           "SAVINGS whose latest reported age band is in the scheme's range"),
+        "covered": _count("eligible accounts enrolled (the coverage numerator)"),
+        "coverage_ratio": _share("covered / eligible (null: no eligible account)"),
+        "unmatched": _count("enrolled accounts the enablement feed does not know as savings accounts (outside the "
+                            "ratio)"),
+    })
+    return {
+        "SchemeFigures": by_scheme,
+        "SchemesFigures": _obj(["by_scheme", "age_unknown", "last_event_ms"], {
+            "by_scheme": _obj(list(SCHEMES), {s: _ref("SchemeFigures") for s in SCHEMES}),
+            "age_unknown": _count("savings accounts of the enrolment feed with no age band reported (outside every "
+                                  "scheme's ratio)"),
+            "last_event_ms": _count("event time of the district's latest enrolment event (Unix ms; 0: none)"),
+        }, description="the district's social-security enrolment and coverage by scheme (zeros: no enrolment)"),
+    }
+
+
 def openapi(windows: list[str], districts: Iterable[int], banks: Iterable[str]) -> dict[str, Any]:
     """The description for these windows (shortest first), district codes and bank codes."""
     lgds = sorted(districts)
@@ -128,9 +172,12 @@ def openapi(windows: list[str], districts: Iterable[int], banks: Iterable[str]) 
                                                            "digital": {"type": "number", "minimum": 0}}),
         "windows": _obj(windows, {w: _ref("WindowFigures") for w in windows}, closed=False),
         "grievances": _ref("GrievanceFigures"),
+        "enablement": _ref("EnablementFigures"),
+        "schemes": _ref("SchemesFigures"),
     }, closed=False, description="every figure the worker keeps for the district (streams/payments/state.py, "
-       "grievances: streams/grievances/view.py)")
-    figures["required"].append("grievances")
+       "grievances: streams/grievances/view.py, enablement: streams/enablement/view.py, schemes: "
+       "streams/enrolment/view.py)")
+    figures["required"] += ["grievances", "enablement", "schemes"]
     district = _obj(["district_lgd", "district", "state", "target", "partition", "figures"], {
         "district_lgd": {"type": "integer"}, "district": {"type": "string"}, "state": {"type": "string"},
         "target": {"type": "number", "minimum": 0, "maximum": 1, "description": "configured digital-share target"},
@@ -226,6 +273,6 @@ def openapi(windows: list[str], districts: Iterable[int], banks: Iterable[str]) 
             "ByStatus": by_status, "PurposeFigures": purpose, "DepartmentFigures": department, "BankFigures": bank,
             "WindowFigures": window_figures, "DistrictFigures": figures, "District": district, "Branch": branch,
             "BranchList": branches, "DistrictList": listing, "LocalDistricts": local, "Problem": problem,
-            **_grievance_schemas(windows),
+            **_grievance_schemas(windows), **_enablement_schemas(), **_scheme_schemas(),
         }},
     }

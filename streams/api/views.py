@@ -11,12 +11,16 @@ import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import faust
 
 from ..banks import default_banks
 from ..config import Settings
+from ..enablement.state import EnablementPartitionState
+from ..enablement.view import enablement_view
+from ..enrolment.state import EnrolmentPartitionState
+from ..enrolment.view import scheme_view
 from ..grievances.state import GrievancePartitionState
 from ..grievances.view import grievance_view
 from ..payments.state import PaymentPartitionState
@@ -36,6 +40,18 @@ Handler = Callable[..., Awaitable[Any]]
 
 def _query(request: Any) -> dict[str, list[str]]:
     return {name: request.query.getall(name) for name in request.query}
+
+
+class Beside(NamedTuple):
+    """The states of one partition number of the signals served beside payments (None: not open here)."""
+
+    grievances: GrievancePartitionState | None
+    enablement: EnablementPartitionState | None
+    enrolments: EnrolmentPartitionState | None
+
+    def restoring(self) -> list[str]:
+        """The signals whose partition is not open (yet) on this worker."""
+        return [name for name, state in zip(self._fields, self, strict=True) if state is None]
 
 
 class Api:
@@ -85,19 +101,27 @@ class Api:
         only_params(_query(request), ())
         code = lgd_param(lgd, self.lgds)
         target = self.settings.target_for(code)
-        return await self.owned(web, request, code, lambda state, p: self.with_grievances(
-            district_body(state, code, self.rt.registry, target, p), self.rt.grievances.get(p), p, code))
+        return await self.owned(web, request, code, lambda state, p: self.with_beside(
+            district_body(state, code, self.rt.registry, target, p), self.beside(p), p, code))
 
-    def with_grievances(self, body: dict[str, Any], state: GrievancePartitionState | None, partition: int,
-                        lgd: int) -> dict[str, Any]:
-        """``body`` with the district's grievance figures (``figures.grievances``). The grievances
-        partition of the same number is this worker's too (the signals are co-partitioned); one not
-        restored yet is a 503, as a payments partition still restoring is."""
-        if state is None:
-            raise ApiError(503, "Restoring", f"the grievances of partition {partition} are still being restored",
-                           headers={"Retry-After": "1"})
+    def beside(self, partition: int) -> Beside:
+        """This worker's states of partition ``partition`` of the signals served beside payments."""
+        return Beside(self.rt.grievances.get(partition), self.rt.enablement.get(partition),
+                      self.rt.enrolment.get(partition))
+
+    def with_beside(self, body: dict[str, Any], states: Beside, partition: int, lgd: int) -> dict[str, Any]:
+        """``body`` with the district's figures of the other signals: ``figures.grievances``,
+        ``figures.enablement`` and ``figures.schemes``. Their partitions of the same number are this
+        worker's too (the signals are co-partitioned); one not restored yet is a 503, as a payments
+        partition still restoring is."""
+        grievances, enablement, enrolments = states
+        if grievances is None or enablement is None or enrolments is None:
+            raise ApiError(503, "Restoring", f"partition {partition} of {', '.join(states.restoring())}: still being "
+                           "restored", headers={"Retry-After": "1"})
         windows = list(zip(self.settings.windows, self.windows, strict=True))
-        body["figures"]["grievances"] = grievance_view(state, lgd, windows)
+        body["figures"]["grievances"] = grievance_view(grievances, lgd, windows)
+        body["figures"]["enablement"] = enablement_view(enablement, lgd)
+        body["figures"]["schemes"] = scheme_view(enrolments, lgd)
         return body
 
     async def branches(self, web: Any, request: Any, lgd: str) -> Any:
@@ -124,14 +148,14 @@ class Api:
         served = []
         for p, state in sorted(self.rt.payments.items()):
             part = []
-            grievances = self.rt.grievances.get(p)
-            if grievances is None:
-                continue  # its grievances still restoring: not served (the gathering names it missing)
+            beside = self.beside(p)
+            if beside.restoring():
+                continue  # another signal's partition still restoring: not served (the gathering names it missing)
             for lgd in sorted(state.districts):
-                part.append(self.with_grievances(
-                    district_body(state, lgd, self.rt.registry, self.settings.target_for(lgd), p), grievances, p, lgd))
+                part.append(self.with_beside(
+                    district_body(state, lgd, self.rt.registry, self.settings.target_for(lgd), p), beside, p, lgd))
                 await asyncio.sleep(0)
-            if self.rt.payments.get(p) is state and self.rt.grievances.get(p) is grievances:
+            if self.rt.payments.get(p) is state and all(a is b for a, b in zip(self.beside(p), beside, strict=True)):
                 served.append(p)
                 out.extend(part)
         return {"worker": self.rt.worker_id, "url": self.router.self_url, "partitions": served, "districts": out}

@@ -125,3 +125,6 @@ def test_openapi_description_is_valid_openapi_3() -> None:
     params = {p["name"]: p for p in spec["paths"]["/api/v1/districts/{lgd}/branches"]["get"]["parameters"]}
     assert params["window"]["schema"]["enum"] == WINDOWS and params["window"]["schema"]["default"] == "24h"
     assert params["bank"]["schema"]["enum"] == sorted(BANKS) and params["lgd"]["schema"]["enum"] == [45, 46]
+    figures = spec["components"]["schemas"]["DistrictFigures"]
+    assert {"grievances", "enablement", "schemes"} <= set(figures["required"])
+    assert figures["properties"]["schemes"] == {"$ref": "#/components/schemas/SchemesFigures"}

@@ -1,4 +1,5 @@
-"""Two real workers sharing one group on the session broker, fed with known payments.
+"""Two real workers sharing one group on the session broker, fed with known payments, grievances,
+enablement and enrolments.
 
 Module-scoped: starting two workers and waiting for a stable assignment takes ~15 s, and every
 API test reads the same state. The events are made here, independently of the simulator, so
@@ -27,6 +28,9 @@ from streams.config import Settings
 
 from ..helpers import WorkerProcess, produce, test_key_registry, total, wait_until
 from ..worker.grievance_oracle import feed
+from ..worker.test_enablement_integration import feed as enablement_feed
+from ..worker.test_enrolments_integration import enablement_feed as enrolment_types_feed
+from ..worker.test_enrolments_integration import feed as enrolment_feed
 
 PARTITIONS = 4
 BANKS = ("SBIN", "PUNB", "BARB")
@@ -83,6 +87,13 @@ class Cluster:
     events: list[dict[str, Any]]
     #: grievance events of the districts with payments (``tests.worker.grievance_oracle``)
     grievances: list[dict[str, Any]]
+    #: enablement events in the order sent: the enablement test's feed, then the enrolment test's
+    #: enablement feed for the enrolled accounts (other accounts, other event ids)
+    enablement: list[dict[str, Any]]
+    #: enrolment events (``tests.worker.test_enrolments_integration.feed``) and the account type each
+    #: enrolled account ends with in the enablement feed (absent: unknown to it)
+    enrolments: list[dict[str, Any]]
+    types: dict[str, str]
 
     def healthz(self, w: WorkerProcess) -> dict[str, Any]:
         return get(w.port, "/healthz").json()
@@ -104,6 +115,12 @@ def _split(workers: list[WorkerProcess]) -> bool:
     return all(parts) and sorted(flat) == list(range(PARTITIONS))
 
 
+def _applied(workers: list[WorkerProcess], topic: str) -> float:
+    """Events of ``topic`` applied by the workers: accepted, or late (superseded by a newer one)."""
+    return sum(total(w.metrics(), "digindex_events_total", topic=topic, outcome=o)
+               for w in workers for o in ("accepted", "late"))
+
+
 @pytest.fixture(scope="module")
 def cluster(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     tag = uuid.uuid4().hex[:8]
@@ -111,8 +128,8 @@ def cluster(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) ->
     settings = Settings().replace(
         broker=broker.url, app_id=f"digindex-api-{tag}", data_dir=where / "data", payments_topic=f"payments-{tag}",
         seeding_topic=f"seeding-{tag}", deadletter_topic=f"deadletter-{tag}", topic_partitions=PARTITIONS,
-        grievances_topic=f"grievances-{tag}",
-        session_timeout=2.0, key_registry=test_key_registry(),
+        grievances_topic=f"grievances-{tag}", enablement_topic=f"enablement-{tag}",
+        enrolments_topic=f"enrolments-{tag}", session_timeout=2.0, key_registry=test_key_registry(),
         checkpoint_interval=1.0)  # as tests/conftest.py's CHECKPOINT_INTERVAL, which says why
     workers = [WorkerProcess(settings, where / f"data{i}", Path(where / f"w{i}.log")) for i in (1, 2)]
     try:
@@ -130,8 +147,18 @@ def cluster(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) ->
         wait_until(lambda: sum(total(w.metrics(), "digindex_events_total", topic=settings.grievances_topic,
                                      outcome="accepted") for w in workers) == len(grievances), 90,
                    what="every grievance event accepted")
+        now = int(time.time() * 1000)
+        enrolments = enrolment_feed(300, now, seed=24)
+        typed, types = enrolment_types_feed(enrolments, now, seed=25)
+        enablement = enablement_feed(300, now, seed=26) + typed
+        for topic, sent, schema in ((settings.enablement_topic, enablement, "AccountEnablementEvent"),
+                                    (settings.enrolments_topic, enrolments, "SchemeEnrolmentEvent")):
+            produce(settings, topic, sent, schema=schema)
+        for topic, sent in ((settings.enablement_topic, enablement), (settings.enrolments_topic, enrolments)):
+            wait_until(lambda topic=topic, sent=sent: _applied(workers, topic) == len(sent), 90,
+                       what=f"every event of {topic} applied")
         assert _split(workers), "the assignment moved while the events were being sent"
-        yield Cluster(settings, workers, events, grievances)
+        yield Cluster(settings, workers, events, grievances, enablement, enrolments, types)
     finally:
         for w in workers:
             w.stop()

@@ -19,6 +19,7 @@ from streams.api.routing import FORWARDED_HEADER, WORKER_HEADER, partition_of
 from streams.channels import is_digital
 
 from ..helpers import wait_until
+from ..unit.factories import ENABLEMENT_MODES, SCHEMES, enablement_oracle, scheme_oracle
 from ..worker.grievance_oracle import india_day, oracle
 from .conftest import DISTRICTS, PARTITIONS, QUIET_DISTRICT, Cluster, get
 
@@ -223,6 +224,60 @@ def test_district_grievance_figures_match_the_events(cluster: Cluster) -> None:
             assert got == expected_grievances(cluster, lgd, got["today"]), (lgd, w.port)
         seen_past += got["open"]["past"]
     assert seen_past > 0 and cluster.grievances  # the planted grievance that crossed its TAT while open
+
+
+def expected_enablement(cluster: Cluster, lgd: int) -> dict[str, Any]:
+    """``figures.enablement`` of a district as the enablement oracle counts the events sent (the
+    metrics' figures, per district): both account types, zeros and a null ratio where none is known."""
+    want = enablement_oracle(cluster.enablement)
+    d = str(lgd)
+    by_type = {}
+    for t in ("SAVINGS", "CURRENT"):
+        known = int(want["digindex_enablement_accounts"].get((d, t), 0))
+        ratio = want["digindex_digital_enablement_ratio"].get((d, t))
+        by_type[t] = {"accounts": known, "enabled": round(ratio * known) if ratio is not None else 0,
+                      "enablement_ratio": ratio,
+                      "modes": {m: int(want["digindex_enabled_accounts"].get((d, t, m), 0)) for m in ENABLEMENT_MODES}}
+    mine = [e["occurred_at"] for e in cluster.enablement if e["district_lgd"] == lgd]
+    return {"by_account_type": by_type, "camp_enablements": int(want["digindex_camp_enablements_total"].get((d,), 0)),
+            "last_event_ms": max(mine, default=0)}
+
+
+def expected_schemes(cluster: Cluster, lgd: int) -> dict[str, Any]:
+    """``figures.schemes`` of a district as the scheme oracle counts the enrolment events sent, joined
+    with the type each account ends with in the enablement feed."""
+    c = scheme_oracle(cluster.enrolments, cluster.types)
+    by_scheme = {}
+    for s in SCHEMES:
+        eligible, covered = c.get((lgd, "eligible", s), 0), c.get((lgd, "covered", s), 0)
+        by_scheme[s] = {"enrolled": c.get((lgd, "enrolled", s), 0), "eligible": eligible, "covered": covered,
+                        "coverage_ratio": covered / eligible if eligible else None,
+                        "unmatched": c.get((lgd, "unmatched", s), 0)}
+    mine = [e["occurred_at"] for e in cluster.enrolments if e["district_lgd"] == lgd]
+    return {"by_scheme": by_scheme, "age_unknown": c.get((lgd, "age_unknown", ""), 0),
+            "last_event_ms": max(mine, default=0)}
+
+
+def test_district_enablement_and_scheme_figures_match_the_events(cluster: Cluster) -> None:
+    """Per account type the accounts known, enabled, the ratio and the accounts per mode, the camp
+    enablements; per scheme enrolled, eligible, covered, the coverage ratio and the unknowns: from
+    both workers, equal to the oracles' (the ratios are the same divisions of the same counts)."""
+    seen: dict[str, float] = defaultdict(float)
+    for lgd in DISTRICTS:
+        want = {"enablement": expected_enablement(cluster, lgd), "schemes": expected_schemes(cluster, lgd)}
+        for w in cluster.workers:  # the owner and the other (relayed)
+            figures = get(w.port, f"/api/v1/districts/{lgd}").json()["figures"]
+            assert {k: figures[k] for k in want} == want, (lgd, w.port)
+        savings = want["enablement"]["by_account_type"]["SAVINGS"]
+        seen["camps"] += want["enablement"]["camp_enablements"]
+        seen["partly enabled"] += 0 < savings["enabled"] < savings["accounts"]
+        seen["covered"] += sum(s["covered"] for s in want["schemes"]["by_scheme"].values())
+        seen["uncovered"] += sum(s["eligible"] - s["covered"] for s in want["schemes"]["by_scheme"].values())
+        seen["unmatched"] += sum(s["unmatched"] for s in want["schemes"]["by_scheme"].values())
+        seen["age unknown"] += want["schemes"]["age_unknown"]
+    # the feeds reach every case the figures distinguish, so none of them is compared only at zero
+    assert all(seen[k] > 0 for k in ("camps", "partly enabled", "covered", "uncovered", "unmatched",
+                                     "age unknown")), seen
 
 
 BAD = [

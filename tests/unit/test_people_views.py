@@ -1,6 +1,7 @@
 """The query API's enablement and scheme figures (``streams.enablement.view``, ``streams.enrolment.view``):
 from real partition states joined as the worker joins them, equal to the oracles' figures and valid
-against the OpenAPI description's schemas; a district without events is zeros and null ratios."""
+against the OpenAPI description's schemas; a district without events is zeros and null ratios; a
+partition of theirs still restoring is a 503."""
 
 from __future__ import annotations
 
@@ -8,9 +9,14 @@ import random
 from pathlib import Path
 from typing import Any
 
+import pytest
 from openapi_schema_validator import OAS30Validator
 
 from streams.api.openapi import openapi
+from streams.api.params import ApiError
+from streams.api.routing import Router
+from streams.api.views import Api
+from streams.config import Settings
 from streams.enablement.state import EnablementPartitionState, stored_account_type
 from streams.enablement.view import enablement_view
 from streams.enrolment.join import StoredTypes
@@ -18,6 +24,7 @@ from streams.enrolment.state import EnrolmentPartitionState
 from streams.enrolment.view import scheme_view
 from streams.processor.kv import RocksKV
 from streams.registry import DistrictRegistry
+from streams.runtime import Runtime
 
 from .factories import (
     ENABLEMENT_MODES,
@@ -117,3 +124,13 @@ def test_a_district_without_events_is_zeros_and_null_ratios(registry: DistrictRe
     assert got == {"by_scheme": {s: {"enrolled": 0, "eligible": 0, "covered": 0, "coverage_ratio": None,
                                      "unmatched": 0} for s in SCHEMES}, "age_unknown": 0, "last_event_ms": 0}
     assert enrolling.counts == {} and enabling.counts == {}  # reading changed nothing
+
+
+def test_a_partition_beside_payments_not_open_yet_is_a_503_naming_it() -> None:
+    """A worker with no grievance, enablement or enrolment partition open (restoring) refuses to answer
+    a district without them rather than serving zeros."""
+    api = Api(Runtime(Settings()), Router(dict, "http://127.0.0.1:1", "w", lambda: None))  # type: ignore[arg-type]
+    with pytest.raises(ApiError) as e:
+        api.with_beside({"figures": {}}, api.beside(2), 2, 45)
+    assert (e.value.status, e.value.headers) == (503, {"Retry-After": "1"})
+    assert "partition 2 of grievances, enablement, enrolments" in e.value.body()["detail"]

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..processor.kv import PartitionKV
-from ..processor.signal import StateBase
+from ..processor.signal import StoreBackedState
 from ..registry import DistrictRegistry
 from ..seeding.state import DIRECTORY, account_key
 
@@ -125,7 +125,7 @@ def release_stored(kv: PartitionKV, key: bytes, lgd: int, occurred_at: int,
     return account
 
 
-class EnablementPartitionState(StateBase):
+class EnablementPartitionState(StoreBackedState):
     """Counters of one enablement partition; the accounts themselves are in ``kv``."""
 
     def __init__(self, partition: int, registry: DistrictRegistry, max_future_skew: float, kv: PartitionKV,
@@ -141,7 +141,6 @@ class EnablementPartitionState(StateBase):
         self.counts: dict[tuple[int, str], list[int]] = {}
         #: district -> camp enablements of the accounts counted there
         self.camp: dict[int, int] = {}
-        self.last_event_ms: dict[int, int] = {}
         self.recount()
 
     def recount(self) -> None:
@@ -214,12 +213,3 @@ class EnablementPartitionState(StateBase):
     def district(self, lgd: int, account_type: str) -> list[int] | None:
         """[known, enabled, having each of MODES] for one district and type (None: no account)."""
         return self.counts.get((lgd, account_type))
-
-    def snapshot(self) -> dict[str, Any]:
-        c = self.base_counters()
-        c["last"] = {str(k): v for k, v in self.last_event_ms.items()}
-        return c
-
-    def load_base(self, c: dict[str, Any]) -> None:
-        super().load_base(c)
-        self.last_event_ms = {int(k): v for k, v in c["last"].items()}

@@ -34,7 +34,7 @@ from collections import Counter
 from typing import Any, Protocol
 
 from ..processor.kv import PartitionKV
-from ..processor.signal import StateBase
+from ..processor.signal import StoreBackedState
 from ..registry import DistrictRegistry
 from ..seeding.state import account_key  # the seeding and enablement key: the join looks up the same bytes
 from ..validation import AGE_BANDS
@@ -163,7 +163,7 @@ def contribution(r: AccountRecord, account_type: str | None) -> list[tuple[int, 
     return out
 
 
-class EnrolmentPartitionState(StateBase):
+class EnrolmentPartitionState(StoreBackedState):
     """Counters of one enrolments partition; the accounts are in ``kv``, their types in ``types``."""
 
     def __init__(self, partition: int, registry: DistrictRegistry, max_future_skew: float, kv: PartitionKV,
@@ -173,7 +173,6 @@ class EnrolmentPartitionState(StateBase):
         self.types = types
         #: district -> (counter, scheme) -> accounts (``contribution``); recounted, never saved
         self.counts: dict[int, Counter[tuple[str, str]]] = {}
-        self.last_event_ms: dict[int, int] = {}
 
     def _add(self, r: AccountRecord, account_type: str | None, sign: int) -> None:
         for d, name in contribution(r, account_type):
@@ -246,12 +245,3 @@ class EnrolmentPartitionState(StateBase):
     def figures(self, lgd: int) -> Counter[tuple[str, str]]:
         """The district's counters (empty if it has none here)."""
         return self.counts.get(lgd, Counter())
-
-    def snapshot(self) -> dict[str, Any]:
-        c = self.base_counters()
-        c["last"] = {str(k): v for k, v in self.last_event_ms.items()}
-        return c
-
-    def load_base(self, c: dict[str, Any]) -> None:
-        super().load_base(c)
-        self.last_event_ms = {int(k): v for k, v in c["last"].items()}

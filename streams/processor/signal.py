@@ -152,3 +152,23 @@ class StateBase:
         c = deltas[-1] if deltas else snapshot
         if c:
             self.load_base(c)
+
+
+class StoreBackedState(StateBase):
+    """A state whose figures are counted from its per-key store (seeding, enablement, enrolments):
+    its checkpoint is the base counters and each district's newest event time (``last_event_ms``,
+    the freshness figure), nothing per key."""
+
+    def __init__(self, partition: int, registry: Any, max_future_skew: float, banks: Any = None) -> None:
+        super().__init__(partition, registry, max_future_skew, banks)
+        #: district -> event time of its newest accepted event
+        self.last_event_ms: dict[int, int] = {}
+
+    def snapshot(self) -> dict[str, Any]:
+        c = self.base_counters()
+        c["last"] = {str(k): v for k, v in self.last_event_ms.items()}
+        return c
+
+    def load_base(self, c: dict[str, Any]) -> None:
+        super().load_base(c)
+        self.last_event_ms = {int(k): v for k, v in c["last"].items()}

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..processor.kv import PartitionKV
-from ..processor.signal import StateBase
+from ..processor.signal import StoreBackedState
 from ..registry import DistrictRegistry
 
 __all__ = [
@@ -65,7 +65,7 @@ def unpack(data: bytes) -> AccountRecord:
     return _STATUS[s], ts, off, district, data[_HEAD.size:].decode()
 
 
-class SeedingPartitionState(StateBase):
+class SeedingPartitionState(StoreBackedState):
     """Counters of one seeding partition; the accounts themselves are in ``kv``."""
 
     def __init__(self, partition: int, registry: DistrictRegistry, max_future_skew: float,
@@ -77,7 +77,6 @@ class SeedingPartitionState(StateBase):
         #: district -> status -> accounts; shared by the worker's seeding partitions.
         self.accounts = accounts
         self.kv = kv
-        self.last_event_ms: dict[int, int] = {}
 
     def apply(self, record: dict[str, Any], offset: int, now_ms: int) -> str:
         """Apply a checked, first-seen event to its account; returns its outcome."""
@@ -101,15 +100,6 @@ class SeedingPartitionState(StateBase):
             self.last_event_ms[lgd] = ts
         self.seen_bank(record["bank_code"], ts, lgd)
         return "accepted"
-
-    def snapshot(self) -> dict[str, Any]:
-        c = self.base_counters()
-        c["last"] = {str(k): v for k, v in self.last_event_ms.items()}
-        return c
-
-    def load_base(self, c: dict[str, Any]) -> None:
-        super().load_base(c)
-        self.last_event_ms = {int(k): v for k, v in c["last"].items()}
 
 
 def count_account(accounts: dict[int, Counter[str]], key: bytes, value: bytes) -> None:

@@ -10,7 +10,7 @@ import faust
 import pytest
 from faust.types import TP
 
-from streams.processor.changelog import BulkRecoveredTable, raw_table
+from streams.processor.changelog import WRITER_HEADER, WRITER_KEY, BulkRecoveredTable, raw_table
 
 
 @pytest.fixture
@@ -19,15 +19,19 @@ def table(tmp_path: Path) -> BulkRecoveredTable:
     return raw_table(app, "state", 2)
 
 
-def _record(offset: int, key: bytes, value: bytes | None) -> Any:
-    """What aiokafka fetches (the attributes the table reads)."""
-    return SimpleNamespace(offset=offset, key=key, value=value)
+def _record(offset: int, key: bytes, value: bytes | None, writer: bytes | None = None) -> Any:
+    """What aiokafka fetches (the attributes the table reads); ``writer``: the store that sent it."""
+    return SimpleNamespace(offset=offset, key=key, value=value, headers=_headers(writer))
 
 
-def _event(tp: TP, offset: int, key: bytes, value: bytes | None) -> Any:
+def _event(tp: TP, offset: int, key: bytes, value: bytes | None, writer: bytes | None = None) -> Any:
     """What Faust's recovery hands ``apply_changelog_batch``."""
     return SimpleNamespace(message=SimpleNamespace(tp=tp, partition=tp.partition, offset=offset, key=key,
-                                                   value=value))
+                                                   value=value, headers=_headers(writer)))
+
+
+def _headers(writer: bytes | None) -> list[tuple[str, bytes]]:
+    return [("other", b"x")] + ([] if writer is None else [(WRITER_HEADER, writer)])
 
 
 def _get(table: BulkRecoveredTable, partition: int, key: bytes) -> bytes | None:
@@ -68,3 +72,21 @@ def test_records_of_an_event_faust_skipped_do_not_stay_parked(table: BulkRecover
     table.apply_changelog_batch([_event(tp, 3, b"d", b"4")])
     assert not table.parked and table.parked_bytes == 0
     assert _get(table, 0, b"c") == b"3"
+
+
+def test_records_this_store_wrote_are_not_applied_over_it(table: BulkRecoveredTable) -> None:
+    """A restart on the same data dir reads back records its store wrote: the store holds them or newer
+    versions (written locally first; the newest may never have reached the changelog)."""
+    tp = TP(table.changelog_topic.get_topic_name(), 1)
+    mine = table.writer_id(1)
+    assert mine == _get(table, 1, WRITER_KEY) and mine != table.writer_id(0)
+    db = table.data._db_for_partition(1)
+    db.put(b"k", b"v9")  # written locally after the records below (its own record was lost)
+    table.park(tp, [_record(10, b"k", b"v3", mine), _record(11, b"j", b"b1", b"another-store")], 12)
+    table.apply_changelog_batch([_event(tp, 12, b"k", b"v5", mine)])
+    assert _get(table, 1, b"k") == b"v9", "an older version of its own write put back"
+    assert _get(table, 1, b"j") == b"b1", "another store's record (a previous owner's) is applied"
+    table.apply_changelog_batch([_event(tp, 13, b"u", b"unmarked")])  # written before the header existed
+    assert _get(table, 1, b"u") == b"unmarked"
+    assert table.data.persisted_offset(tp) == 13 and table.own == 2 and not table.parked
+

@@ -89,7 +89,12 @@ class SeedingPartitionState(StoreBackedState):
             p_status, p_ts, p_offset, p_district, p_event = unpack(previous)
             if p_offset >= offset:
                 # a replay after a crash: the store already holds this message's effect (or a
-                # later one's); counted as accepted, the most likely original outcome
+                # later one's); counted as accepted, the most likely original outcome;
+                # the applied event it holds still counts for the last-event figures, which the
+                # restored checkpoint (older than the store) may not have
+                if p_ts > self.last_event_ms.get(p_district, 0):
+                    self.last_event_ms[p_district] = p_ts
+                self.seen_bank(record["bank_code"], p_ts, p_district)
                 return "accepted"
             if (ts, event_id) < (p_ts, p_event):
                 return "late"  # an older status than the one we hold: superseded

@@ -133,6 +133,19 @@ def test_replay_of_what_the_store_holds_changes_nothing(acc: Accounts) -> None:
     assert (acc.metrics(), dict(acc.kv.scan(b""))) == before
 
 
+def test_a_replay_on_a_store_ahead_of_the_checkpoint_restores_the_last_event_times(
+        acc: Accounts, registry: DistrictRegistry) -> None:
+    """Restored from a checkpoint older than the store, every replay is judged held: the time of what the
+    store holds (not the replayed event's, which may have been late) is the district's and bank's last."""
+    acc.apply(enablement_event("e1", T0, lgd=45, modes=("UPI",)), 5)
+    acc.apply(enablement_event("e2", T0 + 9, lgd=46, modes=()), 9)  # the account moved to 46
+    again = EnablementPartitionState(0, registry, SKEW_S, acc.kv)  # no checkpoint: nothing known
+    again.check(enablement_event("e1", T0, lgd=45, modes=("UPI",)), NOW)
+    assert again.apply(enablement_event("e1", T0, lgd=45, modes=("UPI",)), 5, NOW) == "accepted"
+    assert again.last_event_ms == {46: T0 + 9} and again.bank_last_event_ms == {"SBIN": T0 + 9}
+    assert again.counts == {k: c for k, c in acc.state.counts.items() if any(c)}  # and nothing else changed
+
+
 def test_account_moving_within_the_partition_takes_its_camp_enablements_along(acc: Accounts) -> None:
     acc.apply(enablement_event("e1", T0, lgd=45, modes=("UPI",), camp_ref="C"), 0)
     acc.apply(enablement_event("e2", T0 + 1, lgd=49, modes=("UPI",), camp_ref="C"), 1)  # already enabled

@@ -121,18 +121,6 @@ def test_enablement_metrics_equal_the_events_sent_with_redelivery(settings: Sett
         w.stop()
 
 
-#: Found with these tests (and reproduced with seeding on main): the embedded broker (tansu) answers
-#: ListOffsets(latest) with less than the log end when records were produced in batches (3,000 records
-#: acknowledged up to offset 2,999 with linger_ms=20: end offset 2,563; with one record a batch: 3,000),
-#: so Faust's table recovery, bounded by that high watermark, restores a changelog without its newest
-#: records, and a key whose latest write is among them comes back at an older version. Every per-key
-#: store (seeding's accounts too) is then exact only while no partition is restored from its changelog.
-BROKER_HIGHWATER = pytest.mark.xfail(
-    reason="tansu's high watermark is short of the log end after batched writes, so a restore from the "
-           "changelog can miss the newest account writes (README, Limits)", strict=False)
-
-
-@BROKER_HIGHWATER
 def test_enablement_metrics_equal_the_events_sent_across_redelivery_and_sigkill(settings: Settings,
                                                                                tmp_path: Path) -> None:
     now = int(time.time() * 1000)
@@ -188,7 +176,6 @@ def test_enablement_metrics_equal_the_events_sent_across_redelivery_and_sigkill(
         w2.stop()
 
 
-@BROKER_HIGHWATER
 def test_two_workers_one_killed_the_survivor_holds_every_account(settings: Settings, tmp_path: Path) -> None:
     """The second half changes accounts the first half created: the survivor finds the killed worker's
     accounts and camp counts in the table it restores from the changelog (a new node for them)."""

@@ -81,3 +81,31 @@ def test_restarts_on_the_same_data_dir_after_sigkills_keep_every_account_newest(
         _assert_equal(exported(w), want)
     finally:
         w.stop()
+
+
+def test_a_new_node_after_sigkill_restarts_on_the_same_data_dir_gets_every_account(settings: Settings,
+                                                                                  tmp_path: Path) -> None:
+    """The changelog a new node restores from, after SIGKILL restarts that kept the local store."""
+    now = int(time.time() * 1000)
+    events = successive(1000, 6, now)
+    topic = settings.enablement_topic
+    settings = settings.replace(checkpoint_interval=0.3)
+    data = tmp_path / "data"
+    half = len(events) // 2
+    w = WorkerProcess(settings, data, tmp_path / "w0.log").start().wait_ready()
+    produce(settings, topic, events[:half], schema=SCHEMA)
+    wait_until(lambda: applied(w, topic) > half - 400, 90, what="mid-stream")
+    w.kill()
+    w = WorkerProcess(settings, data, tmp_path / "w1.log").start().wait_ready()
+    try:
+        produce(settings, topic, events[half:], schema=SCHEMA)
+        wait_until(lambda: applied(w, topic) >= len(events), 120, what="drained")
+    finally:
+        w.stop()
+    w = WorkerProcess(settings, tmp_path / "fresh", tmp_path / "w-new.log").start().wait_ready()
+    try:
+        wait_until(lambda: applied(w, topic) >= len(events), 60, what="restored on a new node")
+        time.sleep(1.0)
+        _assert_equal(exported(w), enablement_oracle(events))
+    finally:
+        w.stop()

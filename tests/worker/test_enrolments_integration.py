@@ -21,7 +21,6 @@ from streams.config import Settings
 from ..helpers import WorkerProcess, produce, select, total, wait_until
 from ..unit.factories import SCHEMES, aadhaar_like, enrolment_event, scheme_oracle
 from .data import DISTRICTS
-from .test_enablement_integration import BROKER_HIGHWATER
 
 pytestmark = pytest.mark.integration
 
@@ -127,7 +126,7 @@ def assert_equal(got: dict[str, dict], want: dict[str, dict]) -> None:
             assert got[name][key] == pytest.approx(value, abs=1e-12), (name, key)
 
 
-@pytest.mark.parametrize("kill", [False, pytest.param(True, marks=BROKER_HIGHWATER)], ids=["one-pass", "sigkill"])
+@pytest.mark.parametrize("kill", [False, True], ids=["one-pass", "sigkill"])
 def test_scheme_metrics_equal_the_events_sent_across_redelivery_and_sigkill(settings: Settings, tmp_path: Path,
                                                                            kill: bool) -> None:
     """Without a kill the figures must be exact (the join included); with a SIGKILL mid-stream and a
@@ -231,7 +230,6 @@ def settle(workers: list[WorkerProcess], want: dict[str, dict], timeout: float =
     assert_equal(_union(workers), want)
 
 
-@BROKER_HIGHWATER
 def test_two_workers_one_killed_the_join_stays_within_each_worker(settings: Settings, tmp_path: Path) -> None:
     """Each worker joins its enrolment partitions with the enablement partitions of the same number,
     which Faust's assignor gives it too; the survivor of a SIGKILL restores the killed worker's

@@ -53,8 +53,9 @@ MAX_PARKED_BYTES = 64 << 20
 #: these tables are written a checkpoint at a time and read at restore, so 2 x 8 MiB and 8 MiB.
 STORE_OPTIONS = {"write_buffer_size": 8 << 20, "max_write_buffer_number": 2, "block_cache_size": 8 << 20}
 
-#: The header of every changelog record of these tables: the id of the store partition that wrote it.
-WRITER_HEADER = "digindex-store"
+#: The header of every changelog record of these tables: the id of the store partition that wrote it
+#: (8 random bytes: with its name and framing, about 15 bytes more per record).
+WRITER_HEADER = "store"
 #: Where a store partition keeps its id (local only; under the signals' reserved prefix ``\x00``,
 #: which their account scans skip, and under no signal's checkpoint prefix).
 WRITER_KEY = b"\x00\xffstore-id"
@@ -102,7 +103,7 @@ class BulkRecoveredTable(faust.Table):
             db = self.data._db_for_partition(partition)
             ident = db.get(WRITER_KEY)
             if ident is None:
-                ident = os.urandom(8).hex().encode()
+                ident = os.urandom(8)
                 db.put(WRITER_KEY, ident)
             self._writer[partition] = ident
         return ident

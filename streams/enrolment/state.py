@@ -201,7 +201,14 @@ class EnrolmentPartitionState(StoreBackedState):
         else:
             r = unpack(raw)
             if r.offset >= offset:
-                return "accepted"  # a replay after a crash: the store already holds its effect
+                # a replay after a crash: the store already holds its effect; the newest event it
+                # holds still counts for the last-event figures, which the restored checkpoint
+                # (older than the store) may not have (as seeding's and enablement's replays do)
+                held = r.latest()[0]
+                if held > self.last_event_ms.get(r.district, 0):
+                    self.last_event_ms[r.district] = held
+                self.seen_bank(record["bank_code"], held, r.district)
+                return "accepted"
             before = pack(r)
         newest = raw is None or (ts, event_id) > r.latest()
         changed = False

@@ -235,6 +235,9 @@ def test_replay_after_a_crash_counts_once_with_the_store_ahead(registry: Distric
     assert plain(second.state.counts) == plain(clean.state.counts) == scheme_oracle(
         events, {f"A{i}": ("SAVINGS", "CURRENT")[i == 5] for i in range(6)})
     assert second.state.outcomes == clean.state.outcomes
+    # the replays judged held still give the last-event times the older checkpoint lacks
+    assert second.state.last_event_ms == clean.state.last_event_ms
+    assert second.state.bank_last_event_ms == clean.state.bank_last_event_ms
     assert second.feed([events[3]]) == ["duplicate"]  # redelivered: the same (bank, event id)
 
 

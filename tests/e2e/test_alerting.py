@@ -232,6 +232,11 @@ def test_drop_pages_that_district_only(stack: Stack) -> None:
     assert page.payload["groupLabels"] == {"alertname": DROP_ALERT, "district_lgd": str(DROP_LGD)}
 
 
+def _identity(labels: dict[str, str]) -> tuple[str | None, ...]:
+    """An alert's identity across Prometheus and Alertmanager (which may add external labels)."""
+    return labels.get("alertname"), labels.get("district_lgd"), labels.get("bank")
+
+
 def test_dead_worker_pages_operations_only(stack: Stack) -> None:
     diag = stack.diagnostics
     firing = {(a["alertname"], a.get("district_lgd")) for a in stack.prometheus.firing()}
@@ -243,6 +248,10 @@ def test_dead_worker_pages_operations_only(stack: Stack) -> None:
     # Dehradun unless Alertmanager already holds it inhibited.
     phase = (time.monotonic() - stack.delivered_at) % DISTRICT_GROUP_INTERVAL
     time.sleep((DISTRICT_GROUP_INTERVAL - FLUSH_AFTER_KILL - phase) % DISTRICT_GROUP_INTERVAL)
+    # a bank alert already pending (its for: running) or firing when the worker dies was caused by
+    # the data before it, even if its first notification comes after (the simulator's per-bank
+    # technical declines sit near the threshold: one turned firing 1 s after a kill in CI)
+    before = {_identity(a["labels"]) for a in stack.prometheus.alerts()}
     killed, killed_wall = time.monotonic(), time.time()
     stack.worker.kill()
 
@@ -270,7 +279,8 @@ def test_dead_worker_pages_operations_only(stack: Stack) -> None:
     # "resolved", nothing that began firing after the worker died.
     bank_after = [n for n in after if n.receiver.startswith("bank-")]
     caused = [(n.receiver, a["status"], a["labels"]["district_lgd"], a["startsAt"]) for n in bank_after
-              for a in n.alerts if a["status"] != "firing" or _epoch(a["startsAt"]) > killed_wall]
+              for a in n.alerts if a["status"] != "firing" or (_epoch(a["startsAt"]) > killed_wall
+                                                            and _identity(a["labels"]) not in before)]
     assert caused == [], f"a bank's coordinator was notified because the worker died: {caused}\n{diag()}"
     assert _bank_deliveries_go_to_their_bank(bank_after) == [], diag()
     assert {n.receiver for n in after if n not in bank_after} == {OPS}, diag()

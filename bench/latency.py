@@ -170,6 +170,8 @@ def _phase(w: WorkerProcess, settings: Any, rate: float, seconds: float, interva
     by_district: list[float] = []
     unseen = 0
     for t_send, _key, value in sent:
+        if value[2:10] != codec.fingerprint:  # the simulator's other feeds (grievances, enablement...)
+            continue
         rec = codec.decode(value)
         ts, times = series.get(rec["district_lgd"], ([], []))
         i = bisect.bisect_left(ts, rec["occurred_at"])

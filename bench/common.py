@@ -342,6 +342,49 @@ def time_workers(workers: Sequence[WorkerProcess], topic: str, n: int, partition
     raise TimeoutError(f"{n} events not counted on {topic} within {timeout:.0f} s")
 
 
+MB = 1024 * 1024
+
+
+def dir_bytes(path: Path) -> int:
+    """Bytes of the files under ``path`` (0 if it is not there): a worker's RocksDB stores."""
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.exists() else 0
+
+
+def accounts_run(settings: Settings, data: Path, log: Path, topic: str, sent: int, accounts: int, family: str,
+                 what: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """One worker drains ``sent`` pre-produced events of an account feed (seeding, enablement):
+    its rate, peak and final RSS, RocksDB size and the ``family`` gauge's account count at the end,
+    as a table and the 600 MB memory bar (the seeding bar's). ``what`` names the accounts."""
+    w = WorkerProcess(settings, data, log, env=env).start()
+    rss: list[tuple[float, int, int]] = []
+
+    def sample(now: float, count: int) -> None:
+        rss.append((now, count, w.status("VmRSS")))
+
+    try:
+        timing = time_workers([w], topic, sent, settings.topic_partitions, poll=1.0, timeout=300 + sent / 200,
+                              on_poll=sample)
+        peak = w.status("VmHWM")
+        counted = int(total(w.samples(), family))
+        rocksdb = dir_bytes(data)
+    finally:
+        w.stop()
+    rows = [("events (load + changes)", f"{sent:,}"), ("distinct accounts", f"{accounts:,}"),
+            ("accounts at /metrics", f"{counted:,}"), ("events/s", f"{timing.rate:,.0f}"),
+            ("seconds", f"{timing.seconds:.1f}"), ("peak RSS (VmHWM)", f"{peak / MB:,.0f} MB"),
+            ("RSS at the end", f"{(rss[-1][2] if rss else 0) / MB:,.0f} MB"),
+            ("RocksDB dir", f"{rocksdb / MB:,.0f} MB")]
+    table = print_table(f"{what.capitalize()} at scale ({accounts:,} accounts)", ["figure", "value"], rows)
+    bars = [Bar(f"worker peak RSS with {accounts:,} {what} accounts", peak / MB, 600, higher_is_better=False,
+                unit=" MB")]
+    if counted != accounts:
+        print(f"WARNING: /metrics counts {counted:,} accounts, {accounts:,} were sent", flush=True)
+    return {"events": sent, "distinct_accounts": accounts, "accounts_at_metrics": counted,
+            "accounts_match": counted == accounts, **timing.as_dict(), "peak_rss_bytes": peak,
+            "rocksdb_bytes": rocksdb, "rss_samples": rss[:: max(1, len(rss) // 200)], "table": table,
+            "bars": [x.as_dict() for x in bars], "_bars": bars}
+
+
 # --- output ----------------------------------------------------------------------------------------
 
 

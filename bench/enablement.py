@@ -31,20 +31,15 @@ from .common import (
     FULL,
     LOGS,
     QUICK,
-    Bar,
     Profile,
-    WorkerProcess,
+    accounts_run,
     bench_settings,
     embedded_broker,
-    print_table,
-    time_workers,
-    total,
     write_result,
 )
 
 __all__ = ["feed", "run"]
 
-MB = 1024 * 1024
 DISTRICTS = list(range(45, 58))
 BANKS = ["SBIN", "PUNB", "BARB", "CNRB", "UBIN", "HDFC", "ICIC", "UTIB", "BKID"]
 ENABLING = ["DEBIT_CARD", "INTERNET_BANKING", "MOBILE_BANKING", "UPI", "AEPS"]
@@ -77,10 +72,6 @@ def feed(accounts: int, changes: int, now_ms: int, seed: int = 11) -> Iterator[d
         yield event(rng.randrange(accounts), accounts + n, start + 1 + n)
 
 
-def _du(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.exists() else 0
-
-
 def run(profile: Profile, accounts: int | None = None, changes: int | None = None) -> dict[str, Any]:
     accounts = accounts or profile.seeding_accounts
     changes = profile.seeding_changes if changes is None else changes
@@ -103,36 +94,9 @@ def run(profile: Profile, accounts: int | None = None, changes: int | None = Non
         producer.close(timeout=5)
         produce_rate = sent / (time.perf_counter() - t0)
         print(f"pre-produced {sent:,} enablement events ({accounts:,} accounts) at {produce_rate:,.0f}/s", flush=True)
-        data = Path(d) / "data"
-        w = WorkerProcess(settings, data, LOGS / f"enable-digindex-{settings.app_id[-6:]}.log").start()
-        rss: list[tuple[float, int, int]] = []
-
-        def sample(now: float, count: int) -> None:
-            rss.append((now, count, w.status("VmRSS")))
-
-        try:
-            timing = time_workers([w], topic, sent, settings.topic_partitions, poll=1.0,
-                                  timeout=300 + sent / 200, on_poll=sample)
-            peak = w.status("VmHWM")
-            samples = w.samples()
-            counted = int(total(samples, "digindex_enablement_accounts"))
-            rocksdb = _du(data)
-        finally:
-            w.stop()
-    rows = [("events (load + changes)", f"{sent:,}"), ("distinct accounts", f"{accounts:,}"),
-            ("accounts at /metrics", f"{counted:,}"), ("events/s", f"{timing.rate:,.0f}"),
-            ("seconds", f"{timing.seconds:.1f}"), ("peak RSS (VmHWM)", f"{peak / MB:,.0f} MB"),
-            ("RSS at the end", f"{(rss[-1][2] if rss else 0) / MB:,.0f} MB"),
-            ("RocksDB dir", f"{rocksdb / MB:,.0f} MB")]
-    table = print_table(f"Enablement at scale ({accounts:,} accounts)", ["figure", "value"], rows)
-    bars = [Bar(f"worker peak RSS with {accounts:,} enablement accounts", peak / MB, 600,
-                higher_is_better=False, unit=" MB")]
-    if counted != accounts:
-        print(f"WARNING: /metrics counts {counted:,} accounts, {accounts:,} were sent", flush=True)
-    return {"events": sent, "distinct_accounts": accounts, "changes": changes, "accounts_at_metrics": counted,
-            "accounts_match": counted == accounts, "produce_rate": produce_rate, **timing.as_dict(),
-            "peak_rss_bytes": peak, "rocksdb_bytes": rocksdb, "rss_samples": rss[:: max(1, len(rss) // 200)],
-            "table": table, "bars": [x.as_dict() for x in bars], "_bars": bars}
+        out = accounts_run(settings, Path(d) / "data", LOGS / f"enable-digindex-{settings.app_id[-6:]}.log", topic,
+                           sent, accounts, "digindex_enablement_accounts", "enablement")
+    return {**out, "changes": changes, "produce_rate": produce_rate}
 
 
 def main() -> None:

@@ -52,7 +52,7 @@ from streams.registry import default_registry
 from streams.simulator.generator import Simulator
 from streams.topics import district_key
 
-from .common import LOGS, Bar, WorkerProcess, embedded_broker, print_table, total, write_result
+from .common import LOGS, Bar, WorkerProcess, dir_bytes, embedded_broker, print_table, total, write_result
 from .localstate import Clock, close, local_processor
 
 __all__ = ["run"]
@@ -110,7 +110,7 @@ def build(directory: Path, rate: int, marks_h: list[float]) -> dict[float, dict[
                  "changelog_bytes": kv.live_bytes(), "written_bytes": kv.written_bytes(),
                  "checkpoints": proc.checkpoint.saved, "ids": rate * seconds}
         close(proc, kv)
-        stats["dedupe_disk_bytes"] = _du(directory / "live" / "dedupe")
+        stats["dedupe_disk_bytes"] = dir_bytes(directory / "live" / "dedupe")
         stats["dedupe_bytes_per_id"] = stats["dedupe_disk_bytes"] / max(1, stats["ids"])
         snap = directory / f"h{mark:g}"
         shutil.copytree(directory / "live", snap)
@@ -118,10 +118,6 @@ def build(directory: Path, rate: int, marks_h: list[float]) -> dict[float, dict[
         proc, kv = local_processor(directory / "live", clock)
     close(proc, kv)
     return out
-
-
-def _du(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
 def _save(proc: Any) -> None:

@@ -29,24 +29,15 @@ from .common import (
     FULL,
     LOGS,
     QUICK,
-    Bar,
     Profile,
-    WorkerProcess,
+    accounts_run,
     bench_settings,
     embedded_broker,
-    print_table,
-    time_workers,
-    total,
     write_result,
 )
 
 __all__ = ["run"]
 
-MB = 1024 * 1024
-
-
-def _du(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.exists() else 0
 
 
 def run(profile: Profile, accounts: int | None = None, changes: int | None = None,
@@ -85,38 +76,10 @@ def run(profile: Profile, accounts: int | None = None, changes: int | None = Non
         produce_rate = sent / (time.perf_counter() - t0)
         print(f"pre-produced {sent:,} seeding events ({loaded:,} accounts loaded, {distinct:,} distinct) "
               f"at {produce_rate:,.0f}/s", flush=True)
-        data = Path(d) / "data"
-        w = WorkerProcess(settings, data, LOGS / f"seed-digindex-{settings.app_id[-6:]}.log", env=env).start()
-        rss: list[tuple[float, int, int]] = []
-
-        def sample(now: float, count: int) -> None:
-            rss.append((now, count, w.status("VmRSS")))
-
-        try:
-            timing = time_workers([w], topic, sent, settings.topic_partitions, poll=1.0,
-                                  timeout=300 + sent / 200, on_poll=sample)
-            peak = w.status("VmHWM")
-            samples = w.samples()
-            counted_accounts = int(total(samples, "digindex_accounts"))
-            rocksdb = _du(data)
-        finally:
-            w.stop()
-    rows = [("events (load + changes)", f"{sent:,}"), ("distinct accounts", f"{distinct:,}"),
-            ("accounts at /metrics", f"{counted_accounts:,}"), ("events/s", f"{timing.rate:,.0f}"),
-            ("seconds", f"{timing.seconds:.1f}"), ("peak RSS (VmHWM)", f"{peak / MB:,.0f} MB"),
-            ("RSS at the end", f"{(rss[-1][2] if rss else 0) / MB:,.0f} MB"),
-            ("RocksDB dir", f"{rocksdb / MB:,.0f} MB")]
-    table = print_table(f"Seeding at scale ({distinct:,} accounts)", ["figure", "value"], rows)
-    bars = [Bar(f"worker peak RSS with {distinct:,} seeding accounts", peak / MB, 600, higher_is_better=False,
-                unit=" MB")]
-    if counted_accounts != distinct:
-        print(f"WARNING: /metrics counts {counted_accounts:,} accounts, {distinct:,} were sent", flush=True)
-    return {"worker_env": env or {}, "events": sent, "accounts_loaded": loaded, "distinct_accounts": distinct,
-            "changes": changes,
-            "accounts_at_metrics": counted_accounts, "accounts_match": counted_accounts == distinct,
-            "produce_rate": produce_rate, **timing.as_dict(), "peak_rss_bytes": peak, "rocksdb_bytes": rocksdb,
-            "rss_samples": rss[:: max(1, len(rss) // 200)], "table": table, "bars": [x.as_dict() for x in bars],
-            "_bars": bars}
+        out = accounts_run(settings, Path(d) / "data", LOGS / f"seed-digindex-{settings.app_id[-6:]}.log", topic,
+                           sent, distinct, "digindex_accounts", "seeding", env=env)
+    return {**out, "worker_env": env or {}, "accounts_loaded": loaded, "changes": changes,
+            "produce_rate": produce_rate}
 
 
 def main() -> None:

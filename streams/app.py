@@ -120,7 +120,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     # worker owns both), and every type change made there moves that partition's counts
     enrolment_states: dict[int, Any] = {}
     enablement_signals = enablement_signal.declare(
-        app, settings, rt.registry, rt.enablement_codec, lambda p: rt.enablement.get(p),
+        app, settings, rt.registry, rt.enablement_codec, lambda p: rt.state("enablement", p),
         on_type_change=type_change_router(enrolment_states.get, settings.topic_partitions))
     enrol_topic, enrol = enrolment_signal.declare(app, settings, rt.registry, rt.enrolment_codec,
                                                   types_from(enablement_signals[0][0], stored_account_type),

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Reader", "compile_reader"]
+__all__ = ["Reader", "compile_reader", "define", "plain_type"]
 
 #: ``reader(data, pos) -> (record, end)``: the record starting at ``pos`` and the offset after it
 Reader = Callable[[bytes, int], tuple[dict[str, Any], int]]
@@ -60,10 +60,25 @@ def _read_long(target: str, indent: str, bits: int = 64) -> list[str]:
             f"{indent}    {target}, pos = _varint(data, pos, {bits})"]
 
 
+def plain_type(t: Any) -> Any:
+    """``t`` with an integer's wrapper dropped (``{"type": "long"}``, a logical type over it: the int;
+    ``avro_codec._plain`` strips the logical types, leaving the wrapper)."""
+    if isinstance(t, dict) and t.get("type") in ("int", "long") and set(t) <= {"type", "logicalType"}:
+        return t["type"]
+    return t
+
+
+def define(name: str, lines: list[str], consts: dict[str, Any], label: str) -> Any:
+    """Function ``name`` as the source ``lines`` define it, with ``consts`` as its globals (the
+    compiled reader's and writer's; ``<label>`` in tracebacks)."""
+    namespace = dict(consts)
+    exec(compile("\n".join(lines), f"<{label}>", "exec"), namespace)
+    return namespace[name]
+
+
 def _field(name: str, t: Any, indent: str, consts: dict[str, Any]) -> list[str] | None:
     """Lines that read one value of type ``t`` into ``rec[name]``; None for a type not compiled."""
-    if isinstance(t, dict) and t.get("type") in ("int", "long") and set(t) <= {"type", "logicalType"}:
-        t = t["type"]  # a logical type over an int: the int (``avro_codec._plain`` strips them too)
+    t = plain_type(t)
     slot = f"rec[{name!r}]"
     if t in ("int", "long"):
         return _read_long(slot, indent, 32 if t == "int" else 64)
@@ -107,6 +122,4 @@ def compile_reader(schema: dict[str, Any]) -> Reader | None:
             return None
         lines += body
     lines.append("    return rec, pos")
-    namespace = dict(consts)
-    exec(compile("\n".join(lines), f"<avro reader {schema.get('name')}>", "exec"), namespace)
-    return namespace["read"]  # type: ignore[no-any-return]
+    return define("read", lines, consts, f"avro reader {schema.get('name')}")  # type: ignore[no-any-return]

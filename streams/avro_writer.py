@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from .avro_reader import define, plain_type
+
 __all__ = ["Writer", "compile_writer"]
 
 #: ``writer(record, out)``: appends the record's Avro binary body to ``out``
@@ -61,8 +63,7 @@ def _long_lines(expr: str, bits: int, name: str, indent: str) -> list[str]:
 
 def _value_lines(name: str, t: Any, indent: str, consts: dict[str, Any]) -> list[str] | None:
     """Lines that append local ``v`` (field ``name``) of type ``t``; None for a type not compiled."""
-    if isinstance(t, dict) and t.get("type") in ("int", "long") and set(t) <= {"type", "logicalType"}:
-        t = t["type"]
+    t = plain_type(t)
     if t in ("int", "long"):
         return _long_lines("v", 32 if t == "int" else 64, name, indent)
     if t == "string":
@@ -118,6 +119,4 @@ def compile_writer(schema: dict[str, Any]) -> Writer | None:
         else:
             lines.append(f"    v = rec.get({name!r})")  # None: null, or the type's error
         lines += body
-    namespace = dict(consts)
-    exec(compile("\n".join(lines), f"<avro writer {schema.get('name')}>", "exec"), namespace)
-    return namespace["write"]  # type: ignore[no-any-return]
+    return define("write", lines, consts, f"avro writer {schema.get('name')}")  # type: ignore[no-any-return]

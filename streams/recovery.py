@@ -20,28 +20,9 @@ from faust.types import TP
 from .runtime import Runtime
 from .seeding.state import count_account
 
-__all__ = ["install_recovery", "pause_own_changelogs"]
+__all__ = ["install_recovery"]
 
 log = logging.getLogger(__name__)
-
-
-def pause_own_changelogs(app: faust.App, actives: Any) -> None:
-    """Stop reading the changelogs of the table partitions this worker writes.
-
-    After a recovery Faust resumes the changelog partitions of its actives whose recovery buffer
-    is one event (``Recovery._restart_recovery``, "the specific scenario where recovery_buffer=1";
-    the signals' tables have it, ``streams.processor.changelog``), and its changelog reader then
-    applies every record the worker itself writes from then on, a moment after the worker wrote
-    it: a key written twice goes back to its first value until the second comes round. A
-    grievance resolved and then resolved again read as not resolved yet (its second resolution
-    counted as its first: seen as open counts one fewer, and below zero), a seeding account as
-    its previous status. The store is already current; the standbys' changelogs stay read.
-    """
-    changelogs = app.tables.changelog_topics
-    standbys = app.assignor.assigned_standbys()
-    own = {tp for tp in actives if tp.topic in changelogs and tp not in standbys}
-    if own:
-        app.consumer.pause_partitions(own)
 
 
 def install_recovery(app: faust.App, rt: Runtime, accounts_table: Any, watch_table: Any) -> None:
@@ -56,7 +37,6 @@ def install_recovery(app: faust.App, rt: Runtime, accounts_table: Any, watch_tab
 
     async def on_recovered() -> None:
         actives = app.assignor.assigned_actives()
-        pause_own_changelogs(app, actives)
         offsets: dict[TP, int] = {}
         for runner in rt.runners.values():
             topic = runner.signal.topic

@@ -11,7 +11,7 @@ import socket
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .avro_codec import AvroCodec, codec_for
 from .config import Settings
@@ -50,28 +50,34 @@ class Runtime:
     @property
     def payments(self) -> dict[int, PaymentPartitionState]:
         """partition -> payment state, for the partitions owned right now."""
-        runner = self.runners.get("payments")
-        return {p: proc.state for p, proc in runner.processors.items()} if runner else {}  # type: ignore[misc]
+        return self.states("payments")  # type: ignore[return-value]
 
     @property
     def seeding(self) -> dict[int, SeedingPartitionState]:
-        runner = self.runners.get("seeding")
-        return {p: proc.state for p, proc in runner.processors.items()} if runner else {}  # type: ignore[misc]
+        return self.states("seeding")  # type: ignore[return-value]
 
     @property
     def grievances(self) -> dict[int, GrievancePartitionState]:
-        runner = self.runners.get("grievances")
-        return {p: proc.state for p, proc in runner.processors.items()} if runner else {}  # type: ignore[misc]
+        return self.states("grievances")  # type: ignore[return-value]
 
     @property
     def enablement(self) -> dict[int, EnablementPartitionState]:
-        runner = self.runners.get("enablement")
-        return {p: proc.state for p, proc in runner.processors.items()} if runner else {}  # type: ignore[misc]
+        return self.states("enablement")  # type: ignore[return-value]
 
     @property
     def enrolment(self) -> dict[int, EnrolmentPartitionState]:
-        runner = self.runners.get("enrolments")
-        return {p: proc.state for p, proc in runner.processors.items()} if runner else {}  # type: ignore[misc]
+        return self.states("enrolments")  # type: ignore[return-value]
+
+    def states(self, name: str) -> dict[int, Any]:
+        """partition -> the state of signal ``name``, for the partitions owned right now."""
+        runner = self.runners.get(name)
+        return {p: proc.state for p, proc in runner.processors.items()} if runner else {}
+
+    def state(self, name: str, partition: int) -> Any | None:
+        """Signal ``name``'s state of ``partition`` if owned right now (one lookup, for the per-event path)."""
+        runner = self.runners.get(name)
+        proc = runner.processors.get(partition) if runner else None
+        return proc.state if proc is not None else None
 
     def checkpoints(self, name: str) -> int:
         """Checkpoints written by this worker for a signal's partitions owned now."""

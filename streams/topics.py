@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from typing import Any
 
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
@@ -17,12 +18,17 @@ from kafka.partitioner.default import murmur2
 
 from .config import Settings
 
-__all__ = ["default_partition", "district_key", "ensure_topics"]
+__all__ = ["by_district", "default_partition", "district_key", "ensure_topics"]
 
 
 def district_key(district_lgd: int) -> bytes:
     """The message key for a district: its LGD code as ASCII digits."""
     return str(district_lgd).encode()
+
+
+def by_district(record: dict[str, Any]) -> bytes:
+    """The message key of an event of a district-keyed topic (a signal's ``route``)."""
+    return district_key(record["district_lgd"])
 
 
 def default_partition(key: bytes, partitions: list[int]) -> int:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.avro_codec import codec_for
@@ -80,6 +81,40 @@ def select(samples: Samples, name: str, **labels: str) -> dict[frozenset[tuple[s
 
 def total(samples: Samples, name: str, **labels: str) -> float:
     return sum(select(samples, name, **labels).values())
+
+
+#: metric name -> the labels that key its figures (each signal's integration test has its own)
+Keys = dict[str, tuple[str, ...]]
+#: metric name -> label values (in ``Keys`` order) -> value
+Figures = dict[str, dict[tuple[str, ...], float]]
+
+
+def figures(w: Any, keys: Keys) -> Figures:
+    """A worker's series of the metrics in ``keys``, keyed by those labels' values."""
+    m = w.metrics()
+    return {name: {tuple(dict(lab)[k] for k in labels): v for lab, v in select(m, name).items()}
+            for name, labels in keys.items()}
+
+
+def figures_of(workers: Iterable[Any], keys: Keys) -> Figures:
+    """Every live worker's figures together; each series must come from one worker only."""
+    out: Figures = {name: {} for name in keys}
+    for w in workers:
+        for name, series in figures(w, keys).items():
+            both = out[name].keys() & series.keys()
+            assert not both, f"{name} {sorted(both)[:3]} exported by two workers"
+            out[name].update(series)
+    return out
+
+
+def assert_figures(got: Figures, want: dict[str, Any], keys: Keys) -> None:
+    """``got`` equals ``want`` (an oracle's figures; names it has beyond ``keys`` are not metrics)."""
+    for name, series in want.items():
+        if name not in keys:
+            continue
+        assert got[name].keys() == series.keys(), name
+        for key, value in series.items():
+            assert got[name][key] == pytest.approx(value, abs=1e-12), (name, key)
 
 
 class WorkerProcess:

@@ -87,7 +87,7 @@ class Api:
                     answer: Callable[[PaymentPartitionState, int], dict[str, Any]]) -> Any:
         """``answer`` from the district's partition if this worker owns it, else the owner's reply."""
         partition = partition_of(lgd, self.settings.topic_partitions)
-        state = self.rt.payments.get(partition)
+        state = self.rt.state("payments", partition)
         if state is not None:
             return self.respond(web, dumps(answer(state, partition)))
         status, ctype, worker, body = await self.router.forward(str(request.rel_url), request.method,
@@ -106,8 +106,8 @@ class Api:
 
     def beside(self, partition: int) -> Beside:
         """This worker's states of partition ``partition`` of the signals served beside payments."""
-        return Beside(self.rt.grievances.get(partition), self.rt.enablement.get(partition),
-                      self.rt.enrolment.get(partition))
+        return Beside(self.rt.state("grievances", partition), self.rt.state("enablement", partition),
+                      self.rt.state("enrolments", partition))
 
     def with_beside(self, body: dict[str, Any], states: Beside, partition: int, lgd: int) -> dict[str, Any]:
         """``body`` with the district's figures of the other signals: ``figures.grievances``,
@@ -155,7 +155,8 @@ class Api:
                 part.append(self.with_beside(
                     district_body(state, lgd, self.rt.registry, self.settings.target_for(lgd), p), beside, p, lgd))
                 await asyncio.sleep(0)
-            if self.rt.payments.get(p) is state and all(a is b for a, b in zip(self.beside(p), beside, strict=True)):
+            still = self.rt.state("payments", p) is state
+            if still and all(a is b for a, b in zip(self.beside(p), beside, strict=True)):
                 served.append(p)
                 out.extend(part)
         return {"worker": self.rt.worker_id, "url": self.router.self_url, "partitions": served, "districts": out}

@@ -14,18 +14,17 @@ from typing import Any
 
 import faust
 
-from ..avro_codec import codec_for
 from ..config import Settings
 from ..processor.changelog import raw_table, raw_topic
 from ..processor.kv import FaustTableKV
 from ..processor.signal import Signal
 from ..processor.store import CheckpointStore
 from ..registry import DistrictRegistry
-from ..seeding.directory import RELEASES, DirectoryPartitionState
+from ..seeding.signal import declare_directory
 from ..seeding.state import DIRECTORY
-from ..topics import default_partition, district_key
+from ..topics import by_district
 from .releases import EnablementReleaseState
-from .state import RESERVED_PREFIX, EnablementPartitionState, TypeChange, account_key
+from .state import RESERVED_PREFIX, EnablementPartitionState, TypeChange
 
 __all__ = ["declare"]
 
@@ -47,37 +46,14 @@ def declare(app: faust.App, settings: Settings, registry: DistrictRegistry, code
     s = settings
     n = s.topic_partitions
     topic = raw_topic(app, s.enablement_topic, n)
-    directory_topic = raw_topic(app, s.enablement_directory_topic, n)
-    releases_topic = raw_topic(app, s.enablement_releases_topic, n)
     table = raw_table(app, "enablement-accounts", n)
-    directory = raw_table(app, "enablement-directory", n)
-    release_codec = codec_for("AccountReleased", s.extra_schema_dir)
-    partitions = list(range(n))
-    dedupe_dir = s.data_dir / "dedupe"
-
-    def release(rec: dict[str, Any]) -> tuple[bytes, bytes, int]:
-        key = district_key(rec["district_lgd"])  # the partition that counts that district's accounts
-        return key, release_codec.encode(rec), default_partition(key, partitions)
-
-    def by_district(record: dict[str, Any]) -> bytes:
-        return district_key(record["district_lgd"])
-
+    directory_topic, moves = declare_directory(
+        app, s, registry, codec, "enablement", table, s.enablement_directory_topic, s.enablement_releases_topic,
+        lambda p, kv: EnablementReleaseState(p, registry, s.max_future_skew, kv, lambda: opened(p) if opened else None))
     enablement = Signal(
         name="enablement", topic=s.enablement_topic, codec=codec,
         store=CheckpointStore(RESERVED_PREFIX, horizon_s=s.dedupe_horizon),
         make_state=make_state,
-        kv_for=lambda p: FaustTableKV(table, p), dedupe_dir=dedupe_dir, targets={DIRECTORY: directory_topic},
-        route=by_district, partitions=n)
-    dir_signal = Signal(
-        name="enablement-directory", topic=s.enablement_directory_topic, codec=codec,
-        store=CheckpointStore(RESERVED_PREFIX, horizon_s=s.dedupe_horizon),
-        make_state=lambda p, kv: DirectoryPartitionState(p, registry, s.max_future_skew, kv, release),
-        kv_for=lambda p: FaustTableKV(directory, p), dedupe_dir=dedupe_dir, targets={RELEASES: releases_topic},
-        route=lambda record: account_key(record["bank_code"], record["account_ref"]), partitions=n)
-    releases = Signal(
-        name="enablement-releases", topic=s.enablement_releases_topic, codec=release_codec,
-        store=CheckpointStore(RESERVED_PREFIX + b"R", horizon_s=s.dedupe_horizon),
-        make_state=lambda p, kv: EnablementReleaseState(p, registry, s.max_future_skew, kv,
-                                                        lambda: opened(p) if opened else None),
-        kv_for=lambda p: FaustTableKV(table, p), dedupe_dir=dedupe_dir, route=by_district, partitions=n)
-    return [(enablement, topic), (dir_signal, directory_topic), (releases, releases_topic)]
+        kv_for=lambda p: FaustTableKV(table, p), dedupe_dir=s.data_dir / "dedupe",
+        targets={DIRECTORY: directory_topic}, route=by_district, partitions=n)
+    return [(enablement, topic), *moves]

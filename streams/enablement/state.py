@@ -184,9 +184,7 @@ class EnablementPartitionState(StoreBackedState):
                 # one's); counted as accepted, the most likely original outcome;
                 # the applied event it holds still counts for the last-event figures, which the
                 # restored checkpoint (older than the store) may not have
-                if p_ts > self.last_event_ms.get(p_district, 0):
-                    self.last_event_ms[p_district] = p_ts
-                self.seen_bank(record["bank_code"], p_ts, p_district)
+                self.seen(record["bank_code"], p_ts, p_district)
                 return "accepted"
             if (ts, event_id) < (p_ts, p_event):
                 return "late"  # an older set than the one we hold: superseded
@@ -197,9 +195,7 @@ class EnablementPartitionState(StoreBackedState):
             camps = min(camps + 1, _CAMP_MAX)
         self._count(lgd, a_type, mask, camps, +1)
         self.kv.put(key, pack(a_type, mask, camps, ts, offset, lgd, event_id))
-        if ts > self.last_event_ms.get(lgd, 0):
-            self.last_event_ms[lgd] = ts
-        self.seen_bank(record["bank_code"], ts, lgd)
+        self.seen(record["bank_code"], ts, lgd)
         if self.on_type_change is not None and old != (lgd, a_type):
             self.on_type_change(key, old[0] if old else None, old[1] if old else None, lgd, a_type)
         return "accepted"

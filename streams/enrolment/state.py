@@ -205,9 +205,7 @@ class EnrolmentPartitionState(StoreBackedState):
                 # holds still counts for the last-event figures, which the restored checkpoint
                 # (older than the store) may not have (as seeding's and enablement's replays do)
                 held = r.latest()[0]
-                if held > self.last_event_ms.get(r.district, 0):
-                    self.last_event_ms[r.district] = held
-                self.seen_bank(record["bank_code"], held, r.district)
+                self.seen(record["bank_code"], held, r.district)
                 return "accepted"
             before = pack(r)
         newest = raw is None or (ts, event_id) > r.latest()
@@ -228,9 +226,7 @@ class EnrolmentPartitionState(StoreBackedState):
         r.offset = offset
         self._add(r, account_type, 1)
         self.kv.put(key, pack(r))
-        if ts > self.last_event_ms.get(lgd, 0):
-            self.last_event_ms[lgd] = ts
-        self.seen_bank(record["bank_code"], ts, lgd)
+        self.seen(record["bank_code"], ts, lgd)
         return "accepted"
 
     def type_changed(self, key: bytes, old_district: int | None, old_type: str | None,

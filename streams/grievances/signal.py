@@ -17,7 +17,7 @@ from ..processor.kv import FaustTableKV
 from ..processor.signal import Signal
 from ..processor.store import CheckpointStore
 from ..registry import DistrictRegistry
-from ..topics import district_key
+from ..topics import by_district
 from .state import RESERVED_PREFIX, GrievancePartitionState
 
 __all__ = ["declare"]
@@ -35,6 +35,6 @@ def declare(app: faust.App, settings: Settings, registry: DistrictRegistry, code
                                                          s.grievance_days, int(s.grievance_retention // 86400)),
         kv_for=lambda p: FaustTableKV(table, p),
         dedupe_dir=s.data_dir / "dedupe",
-        route=lambda record: district_key(record["district_lgd"]), partitions=s.topic_partitions,
+        route=by_district, partitions=s.topic_partitions,
     )
     return topic, signal

@@ -12,7 +12,7 @@ from ..processor.kv import FaustTableKV
 from ..processor.signal import Signal
 from ..processor.store import CheckpointStore
 from ..registry import DistrictRegistry
-from ..topics import district_key
+from ..topics import by_district
 from .state import PaymentPartitionState
 
 __all__ = ["declare"]
@@ -30,6 +30,6 @@ def declare(app: faust.App, settings: Settings, registry: DistrictRegistry, code
                                                          s.branch_min_transactions),
         kv_for=lambda p: FaustTableKV(table, p),
         dedupe_dir=s.data_dir / "dedupe",
-        route=lambda record: district_key(record["district_lgd"]), partitions=s.topic_partitions,
+        route=by_district, partitions=s.topic_partitions,
     )
     return topic, signal

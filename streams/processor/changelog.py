@@ -164,8 +164,8 @@ class BulkRecoveredTable(faust.Table):
         for tp, offset in applied.items():  # Faust's apply persists the offsets of what it applied only
             self.data.set_persisted_offset(tp, offset)
         if self.parked:  # records Faust skipped (offsets it had seen) must not stay parked
-            for key in [k for k in self.parked if k[1] <= max((o for tp, o in applied.items()
-                                                             if tp.partition == k[0]), default=-1)]:
+            seen = {tp.partition: offset for tp, offset in applied.items()}  # one changelog topic
+            for key in [k for k in self.parked if k[1] <= seen.get(k[0], -1)]:
                 self.parked_bytes -= self.parked.pop(key)[0]
 
     async def on_recovery_completed(self, active_tps: Any, standby_tps: Any) -> None:

@@ -164,6 +164,13 @@ class StoreBackedState(StateBase):
         #: district -> event time of its newest accepted event
         self.last_event_ms: dict[int, int] = {}
 
+    def seen(self, bank: str, ts: int, lgd: int) -> None:
+        """An event of ``bank`` at ``ts`` in district ``lgd`` is held: the district's and the bank's
+        freshness (applied events, and replays the store already holds)."""
+        if ts > self.last_event_ms.get(lgd, 0):
+            self.last_event_ms[lgd] = ts
+        self.seen_bank(bank, ts, lgd)
+
     def snapshot(self) -> dict[str, Any]:
         c = self.base_counters()
         c["last"] = {str(k): v for k, v in self.last_event_ms.items()}

@@ -92,18 +92,14 @@ class SeedingPartitionState(StoreBackedState):
                 # later one's); counted as accepted, the most likely original outcome;
                 # the applied event it holds still counts for the last-event figures, which the
                 # restored checkpoint (older than the store) may not have
-                if p_ts > self.last_event_ms.get(p_district, 0):
-                    self.last_event_ms[p_district] = p_ts
-                self.seen_bank(record["bank_code"], p_ts, p_district)
+                self.seen(record["bank_code"], p_ts, p_district)
                 return "accepted"
             if (ts, event_id) < (p_ts, p_event):
                 return "late"  # an older status than the one we hold: superseded
             self.accounts.setdefault(p_district, Counter())[p_status] -= 1
         self.accounts.setdefault(lgd, Counter())[status] += 1
         self.kv.put(key, pack(status, ts, offset, lgd, event_id))
-        if ts > self.last_event_ms.get(lgd, 0):
-            self.last_event_ms[lgd] = ts
-        self.seen_bank(record["bank_code"], ts, lgd)
+        self.seen(record["bank_code"], ts, lgd)
         return "accepted"
 
 

@@ -19,7 +19,7 @@ import pytest
 
 from streams.config import Settings
 
-from ..helpers import WorkerProcess, produce, select, total, wait_until
+from ..helpers import Figures, WorkerProcess, assert_figures, figures, figures_of, produce, select, total, wait_until
 from ..unit.factories import aadhaar_like, enablement_event, enablement_oracle
 from .data import DISTRICTS
 
@@ -61,28 +61,8 @@ def feed(accounts: int, now: int, seed: int = 21) -> list[dict[str, Any]]:
     return out
 
 
-def exported(w: WorkerProcess) -> dict[str, dict]:
-    m = w.metrics()
-    return {name: {tuple(dict(lab)[k] for k in keys): v for lab, v in select(m, name).items()}
-            for name, keys in KEYS.items()}
-
-
-def _union(workers: list[WorkerProcess]) -> dict[str, dict]:
-    """Every live worker's enablement figures together; each series must come from one worker only."""
-    out: dict[str, dict] = {name: {} for name in KEYS}
-    for w in workers:
-        for name, figures in exported(w).items():
-            both = out[name].keys() & figures.keys()
-            assert not both, f"{name} {sorted(both)[:3]} exported by two workers"
-            out[name].update(figures)
-    return out
-
-
-def _assert_equal(got: dict[str, dict], want: dict[str, dict]) -> None:
-    for name, figures in want.items():
-        assert got[name].keys() == figures.keys(), name
-        for key, value in figures.items():
-            assert got[name][key] == pytest.approx(value, abs=1e-12), (name, key)
+def exported(w: WorkerProcess) -> Figures:
+    return figures(w, KEYS)
 
 
 def test_enablement_metrics_equal_the_events_sent_with_redelivery(settings: Settings, tmp_path: Path) -> None:
@@ -111,7 +91,7 @@ def test_enablement_metrics_equal_the_events_sent_with_redelivery(settings: Sett
         assert total(m, "digindex_deadletters_total", topic=topic, reason="aadhaar_like_value") == 1
         # in the order sent: a re-sent copy that arrives before its original is the one applied
         want = enablement_oracle(events[:1000] + resent + events[1000:])
-        _assert_equal(exported(w), want)
+        assert_figures(exported(w), want, KEYS)
         # every district has its planted life (enabled at a camp, disabled, QR only, enabled at a camp)
         assert all(want["digindex_camp_enablements_total"][(str(d),)] >= 2 for d in DISTRICTS)
         ratios = want["digindex_digital_enablement_ratio"].values()
@@ -165,7 +145,7 @@ def test_enablement_metrics_equal_the_events_sent_across_redelivery_and_sigkill(
         assert refused == {"out_of_range", "aadhaar_like_value"}
         want = enablement_oracle(events)
         got = exported(w2)
-        _assert_equal(got, want)
+        assert_figures(got, want, KEYS)
         # every district has its planted life (two camp enablements) and a ratio strictly inside (0, 1)
         assert all(want["digindex_camp_enablements_total"][(str(d),)] >= 2 for d in DISTRICTS)
         ratios = want["digindex_digital_enablement_ratio"].values()
@@ -191,7 +171,7 @@ def test_two_workers_one_killed_the_survivor_holds_every_account(settings: Setti
         produce(settings, topic, events[:half], schema=SCHEMA)
         wait_until(lambda: sum(total(w.metrics(), "digindex_events_total", topic=topic) for w in (w1, w2)) >= half,
                    90, what="first half")
-        _assert_equal(_union([w1, w2]), enablement_oracle(events[:half]))
+        assert_figures(figures_of([w1, w2], KEYS), enablement_oracle(events[:half]), KEYS)
         w2.kill()
         produce(settings, topic, events[half:], schema=SCHEMA)
         wait_until(lambda: total(w1.metrics(), "digindex_assigned_partitions", topic=topic)
@@ -204,7 +184,7 @@ def test_two_workers_one_killed_the_survivor_holds_every_account(settings: Setti
                     for o in ("accepted", "duplicate", "rejected", "late")}
         assert outcomes["accepted"] + outcomes["late"] == len(events) and outcomes["rejected"] == 0, outcomes
         assert total(m, "digindex_messages_consumed_total", topic=topic) == sum(outcomes.values())
-        _assert_equal(_union([w1]), enablement_oracle(events))
+        assert_figures(figures_of([w1], KEYS), enablement_oracle(events), KEYS)
     finally:
         w1.stop()
         w2.stop()

@@ -17,9 +17,9 @@ from streams.config import Settings
 from streams.publisher.routing import default_partition
 from streams.topics import district_key
 
-from ..helpers import WorkerProcess, produce, total, wait_until
+from ..helpers import WorkerProcess, figures_of, produce, total, wait_until
 from ..unit.factories import enablement_event, enablement_oracle
-from .test_enablement_integration import SCHEMA, _union
+from .test_enablement_integration import KEYS, SCHEMA
 
 pytestmark = pytest.mark.integration
 
@@ -63,7 +63,7 @@ def test_moved_accounts_are_counted_once_in_their_latest_district(settings: Sett
         def settled() -> bool:
             applied = sum(total(w.metrics(), "digindex_events_total", topic=topic, outcome=o)
                           for w in workers for o in ("accepted", "late"))
-            return applied >= sent and _union(workers) == want
+            return applied >= sent and figures_of(workers, KEYS) == want
 
         wait_until(settled, 120, interval=1.0, what="enablement figures as the oracle")
     finally:

@@ -18,7 +18,7 @@ import pytest
 
 from streams.config import Settings
 
-from ..helpers import WorkerProcess, produce, select, total, wait_until
+from ..helpers import Figures, WorkerProcess, assert_figures, figures, figures_of, produce, select, total, wait_until
 from ..unit.factories import SCHEMES, aadhaar_like, enrolment_event, scheme_oracle
 from .data import DISTRICTS
 
@@ -113,17 +113,8 @@ KEYS = {"digindex_scheme_enrolled_accounts": ("district_lgd", "scheme"),
         "digindex_scheme_age_unknown_accounts": ("district_lgd",)}
 
 
-def exported(w: WorkerProcess) -> dict[str, dict]:
-    m = w.metrics()
-    return {name: {tuple(dict(lab)[k] for k in keys): v for lab, v in select(m, name).items()}
-            for name, keys in KEYS.items()}
-
-
-def assert_equal(got: dict[str, dict], want: dict[str, dict]) -> None:
-    for name, figures in want.items():
-        assert got[name].keys() == figures.keys(), name
-        for key, value in figures.items():
-            assert got[name][key] == pytest.approx(value, abs=1e-12), (name, key)
+def exported(w: WorkerProcess) -> Figures:
+    return figures(w, KEYS)
 
 
 @pytest.mark.parametrize("kill", [False, True], ids=["one-pass", "sigkill"])
@@ -186,7 +177,7 @@ def test_scheme_metrics_equal_the_events_sent_across_redelivery_and_sigkill(sett
         assert total(m, "digindex_deadletters_total", topic=topic, reason="aadhaar_like_value") == 1
         want = expected(events, types)
         got = exported(w2)
-        assert_equal(got, want)
+        assert_figures(got, want, KEYS)
         # the planted accounts, in Almora (45): their effect is in the oracle's figures, checked here alone
         def alone(account: str) -> dict[str, dict]:
             return expected([e for e in events if e["account_ref"] == account], types)
@@ -203,31 +194,20 @@ def test_scheme_metrics_equal_the_events_sent_across_redelivery_and_sigkill(sett
         w2.stop()
 
 
-def _union(workers: list[WorkerProcess]) -> dict[str, dict]:
-    """Every live worker's scheme figures together; each series must come from one worker only."""
-    out: dict[str, dict] = {name: {} for name in KEYS}
-    for w in workers:
-        for name, figures in exported(w).items():
-            both = out[name].keys() & figures.keys()
-            assert not both, f"{name} {sorted(both)[:3]} exported by two workers"
-            out[name].update(figures)
-    return out
-
-
 def settle(workers: list[WorkerProcess], want: dict[str, dict], timeout: float = 30.0) -> None:
     """The workers' figures equal ``want`` within ``timeout`` (a rebalance on a loaded machine hides
     a partition's series while it is restored), then stay equal for a second."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            assert_equal(_union(workers), want)
+            assert_figures(figures_of(workers, KEYS), want, KEYS)
             break
         except AssertionError:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
     time.sleep(1.0)
-    assert_equal(_union(workers), want)
+    assert_figures(figures_of(workers, KEYS), want, KEYS)
 
 
 def test_two_workers_one_killed_the_join_stays_within_each_worker(settings: Settings, tmp_path: Path) -> None:

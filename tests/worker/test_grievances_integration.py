@@ -16,7 +16,7 @@ import pytest
 
 from streams.config import Settings
 
-from ..helpers import WorkerProcess, produce, select, total, wait_until
+from ..helpers import Figures, WorkerProcess, assert_figures, figures, figures_of, produce, total, wait_until
 from ..unit.factories import aadhaar_like
 from .grievance_oracle import HOUR_MS, SCHEMA, event, feed, india_day, oracle
 
@@ -30,10 +30,8 @@ KEYS = {"digindex_grievances_open": ("district_lgd", "bank", "tat"),
         "digindex_grievance_resolved_within_days_ratio": ("district_lgd", "window", "days")}
 
 
-def exported(w: WorkerProcess) -> dict[str, dict]:
-    m = w.metrics()
-    return {name: {tuple(dict(lab)[k] for k in keys): v for lab, v in select(m, name).items()}
-            for name, keys in KEYS.items()}
+def exported(w: WorkerProcess) -> Figures:
+    return figures(w, KEYS)
 
 
 def test_grievance_metrics_equal_the_events_sent_across_redelivery_and_sigkill(settings: Settings,
@@ -80,7 +78,7 @@ def test_grievance_metrics_equal_the_events_sent_across_redelivery_and_sigkill(s
         assert total(m, "digindex_deadletters_total", topic=topic, reason="aadhaar_like_value") == 1
         want = oracle(events, india_day(int(time.time() * 1000)), settings.windows, settings.grievance_days)
         got = exported(w2)
-        _assert_equal(got, want)
+        assert_figures(got, want, KEYS)
         # the three planted open grievances: raised within their TAT, one has crossed it since
         assert want["digindex_grievances_open"][("45", "SBIN", "past")] >= 1
         assert got["digindex_grievance_anomalies_total"][("45", "SBIN", "resolved_unknown")] >= 1
@@ -90,26 +88,6 @@ def test_grievance_metrics_equal_the_events_sent_across_redelivery_and_sigkill(s
             want["digindex_grievance_anomalies_total"].values()) > 60
     finally:
         w2.stop()
-
-
-def _union(workers: list[WorkerProcess]) -> dict[str, dict]:
-    """Every live worker's grievance figures together; each series must come from one worker only."""
-    out: dict[str, dict] = {name: {} for name in KEYS}
-    for w in workers:
-        for name, figures in exported(w).items():
-            both = out[name].keys() & figures.keys()
-            assert not both, f"{name} {sorted(both)[:3]} exported by two workers"
-            out[name].update(figures)
-    return out
-
-
-def _assert_equal(got: dict[str, dict], want: dict[str, dict]) -> None:
-    for name, figures in want.items():
-        if name not in KEYS:
-            continue  # not a metric
-        assert got[name].keys() == figures.keys(), name
-        for key, value in figures.items():
-            assert got[name][key] == pytest.approx(value, abs=1e-12), (name, key)
 
 
 def test_two_workers_one_killed_the_survivor_holds_every_grievance(settings: Settings, tmp_path: Path) -> None:
@@ -130,8 +108,8 @@ def test_two_workers_one_killed_the_survivor_holds_every_grievance(settings: Set
         wait_until(lambda: sum(total(w.metrics(), "digindex_events_total", topic=topic) for w in (w1, w2)) >= half,
                    90, what="first half")
         days = settings.grievance_days
-        _assert_equal(_union([w1, w2]), oracle(events[:half], india_day(int(time.time() * 1000)),
-                                               settings.windows, days))
+        assert_figures(figures_of([w1, w2], KEYS),
+                       oracle(events[:half], india_day(int(time.time() * 1000)), settings.windows, days), KEYS)
         w2.kill()
         produce(settings, topic, events[half:], schema=SCHEMA)
         wait_until(lambda: total(w1.metrics(), "digindex_assigned_partitions", topic=topic)
@@ -145,7 +123,8 @@ def test_two_workers_one_killed_the_survivor_holds_every_grievance(settings: Set
         # exact: the takeover replays what came after the killed worker's checkpoints, each message once
         assert outcomes == {"accepted": len(events), "duplicate": 0, "rejected": 0, "late": 0}, outcomes
         assert total(m, "digindex_messages_consumed_total", topic=topic) == len(events)
-        _assert_equal(_union([w1]), oracle(events, india_day(int(time.time() * 1000)), settings.windows, days))
+        assert_figures(figures_of([w1], KEYS),
+                       oracle(events, india_day(int(time.time() * 1000)), settings.windows, days), KEYS)
     finally:
         w1.stop()
         w2.stop()

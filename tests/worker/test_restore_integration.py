@@ -20,10 +20,10 @@ import pytest
 
 from streams.config import Settings
 
-from ..helpers import WorkerProcess, produce, total, wait_until
+from ..helpers import WorkerProcess, assert_figures, produce, total, wait_until
 from ..unit.factories import enablement_event, enablement_oracle
 from .data import DISTRICTS
-from .test_enablement_integration import SCHEMA, _assert_equal, exported
+from .test_enablement_integration import KEYS, SCHEMA, exported
 
 pytestmark = pytest.mark.integration
 
@@ -71,14 +71,14 @@ def test_restarts_on_the_same_data_dir_after_sigkills_keep_every_account_newest(
         wait_until(lambda: applied(w, topic) >= len(events), 120, what="drained")
         time.sleep(2.0)  # what the worker reads back, if anything, would land meanwhile
         want = enablement_oracle(events)
-        _assert_equal(exported(w), want)
+        assert_figures(exported(w), want, KEYS)
     finally:
         w.stop()
     # and the store itself: a worker opening it recounts every figure from the accounts it holds
     w = WorkerProcess(settings, data, tmp_path / "w-check.log").start().wait_ready()
     try:
         wait_until(lambda: applied(w, topic) >= len(events), 60, what="restored")
-        _assert_equal(exported(w), want)
+        assert_figures(exported(w), want, KEYS)
     finally:
         w.stop()
 
@@ -106,6 +106,6 @@ def test_a_new_node_after_sigkill_restarts_on_the_same_data_dir_gets_every_accou
     try:
         wait_until(lambda: applied(w, topic) >= len(events), 60, what="restored on a new node")
         time.sleep(1.0)
-        _assert_equal(exported(w), enablement_oracle(events))
+        assert_figures(exported(w), enablement_oracle(events), KEYS)
     finally:
         w.stop()

@@ -20,7 +20,7 @@ from typing import Any
 import fastavro
 from fastavro.schema import to_parsing_canonical_form
 
-from .avro_reader import compile_reader
+from .avro_reader import compile_reader, plain_type
 from .avro_writer import compile_writer
 from .errors import MalformedEvent, UnknownSchema
 
@@ -93,6 +93,26 @@ def load_schema(name: str) -> dict[str, Any]:
     return json.loads((_schema_dir() / f"{name}.avsc").read_text(encoding="utf-8"))
 
 
+def _int_fields(schema: dict[str, Any]) -> tuple[str, ...]:
+    """The record's top-level ``int`` fields (nullable ones too): 32 bits wide, which fastavro does not check.
+
+    fastavro reads an ``int`` as it reads a ``long``: a varint up to 64 bits comes back as it is,
+    so an ``int`` field can read as -2**63, which no writer of the schema could have sent and which
+    our writer refuses to re-encode (found by ``tests/fuzz``, through an older writer's schema).
+    The compiled reader refuses such values itself; what fastavro reads is checked here. (A
+    varint past 64 bits fastavro wraps to 64, which cannot be told afterwards; the compiled reader,
+    which reads every event of our own schema, refuses it.)
+    """
+    names = []
+    for f in schema.get("fields", ()):
+        t = plain_type(f["type"])
+        if isinstance(t, list) and len(t) == 2 and t[0] == "null":
+            t = plain_type(t[1])
+        if t == "int":
+            names.append(f["name"])
+    return tuple(names)
+
+
 class AvroCodec:
     """Encode records with one reader/writer schema; decode any known writer schema."""
 
@@ -105,6 +125,8 @@ class AvroCodec:
         self._read = compile_reader(_plain(schema))
         #: and its compiled writer (``streams.avro_writer``), None where fastavro writes it
         self._write = compile_writer(_plain(schema))
+        #: the 32-bit fields whose range a record read by fastavro is checked against
+        self._int_fields = _int_fields(_plain(schema))
         # fingerprint -> parsed writer schema; None means "same as ours" (fast path).
         self._writers: dict[bytes, Any] = {self._fingerprint: None}
         for w in writer_schemas:
@@ -154,6 +176,10 @@ class AvroCodec:
             raise MalformedEvent(f"Avro body does not decode: {type(exc).__name__}") from None
         if buf.tell() != len(data):
             raise MalformedEvent(f"{len(data) - buf.tell()} trailing bytes after the record")
+        for name in self._int_fields:
+            v = record.get(name)  # type: ignore[union-attr]
+            if v is not None and not -(2**31) <= v < 2**31:
+                raise MalformedEvent(f"Avro body does not decode: {name} wider than 32 bits")
         return record  # type: ignore[return-value]
 
     def map_strings(self, data: bytes, fn: Callable[[str], str]) -> bytes | None:

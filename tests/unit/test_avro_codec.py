@@ -277,3 +277,46 @@ def test_extra_dir_only_adds_schemas_of_the_same_record() -> None:
     with pytest.raises(UnknownSchema):
         seeding.decode(AvroCodec(OLD).encode(old_record()))
     assert seeding.decode(seeding.encode(seeding_event())) == seeding_event()
+
+
+def _zigzag(n: int) -> bytes:
+    """``n`` as an Avro varint of whatever length it takes (fastavro refuses to write past 64 bits)."""
+    z = n << 1 if n >= 0 else (-n << 1) - 1
+    out = bytearray()
+    while z >= 0x80:
+        out.append(z & 0x7F | 0x80)
+        z >>= 7
+    return bytes([*out, z])
+
+
+def _v1_bytes(**changes: int) -> bytes:
+    """An older writer's event with integer fields as wide as given, written by hand."""
+    rec = {**v1_record(), **{k: 0 for k in changes}}
+    buf = io.BytesIO()
+    fastavro.schemaless_writer(buf, fastavro.parse_schema(V1), rec)
+    body = buf.getvalue()
+    at = {}
+    for name in changes:  # each zero is one byte; find it by writing the record with that field at 1
+        one = io.BytesIO()
+        fastavro.schemaless_writer(one, fastavro.parse_schema(V1), {**rec, name: 1})
+        at[name] = next(i for i, (a, b) in enumerate(zip(body, one.getvalue(), strict=True)) if a != b)
+    for name in sorted(changes, key=at.__getitem__, reverse=True):
+        body = body[:at[name]] + _zigzag(changes[name]) + body[at[name] + 1:]
+    return MAGIC + AvroCodec(V1).fingerprint + body
+
+
+@pytest.mark.parametrize("changes", [{"district_lgd": 2**31}, {"district_lgd": -(2**31) - 1},
+                                     {"district_lgd": -(2**63)}, {"district_lgd": 2**63 - 1}])
+def test_older_writer_int_wider_than_32_bits_is_malformed(changes: dict[str, int]) -> None:
+    """fastavro, which resolves an older writer's schema, reads an ``int`` as a 64-bit ``long``: a
+    value no writer of the schema could have sent is refused, as the compiled reader refuses it for
+    ours (the fuzzer found an ``int`` read back as -2**63, which the codec then could not re-encode)."""
+    codec = codec_for("PaymentEvent")
+    with pytest.raises(MalformedEvent, match="wider than"):
+        codec.decode(_v1_bytes(**changes))
+
+
+def test_older_writer_extremes_that_fit_are_read() -> None:
+    codec = codec_for("PaymentEvent")
+    out = codec.decode(_v1_bytes(district_lgd=-(2**31), occurred_at=2**63 - 1, amount_paise=-(2**63)))
+    assert (out["district_lgd"], out["occurred_at"], out["amount_paise"]) == (-(2**31), 2**63 - 1, -(2**63))

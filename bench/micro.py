@@ -3,7 +3,7 @@
 The worker's per-event path step by step on simulated events: signature verification
 (``streams.signing``: HMAC-SHA256 over key and value, then the key's bank), Avro decode, domain checks,
 the state update (windows, counters), the delay histogram, and all of it through the shared
-``PartitionProcessor`` (dedupe store on disk, checkpoints every 2,000 events or second into a
+``PartitionProcessor`` (dedupe store on disk, checkpoints at the worker's defaults (10,000 events or 5 s) into a
 local RocksDB, as ``bench.localstate`` sets it up). Also one
 ``/metrics`` render over a state holding every district and bank. This is the part of the
 per-event cost digindex controls; compare it with the Faust per-event cost from the profile.

@@ -15,8 +15,8 @@ from .errors import AadhaarLikeValue, InvalidBankCode, OutOfRange, TooOld
 from .grievances.tat import ist_day
 from .registry import DistrictRegistry
 
-__all__ = ["AGE_BANDS", "BANK_CODE", "ENUM_FIELDS", "check_enablement", "check_enrolment", "check_event",
-           "check_grievance", "check_horizon"]
+__all__ = ["AGE_BANDS", "BANK_CODE", "ENUM_FIELDS", "check_age_band", "check_enablement", "check_enrolment",
+           "check_event", "check_grievance", "check_horizon"]
 
 #: A bank or utility code: the 4-letter IFSC bank prefix (utilities get one assigned likewise).
 BANK_CODE = re.compile(r"[A-Z]{4}")
@@ -69,7 +69,7 @@ def check_event(record: dict[str, Any], registry: DistrictRegistry, now_ms: int,
         raise OutOfRange(f"amount_paise is negative ({amount})", "amount_paise")
     if "transaction_date" in record:  # a grievance (schemas/GrievanceEvent.avsc)
         check_grievance(record)
-    if "holder_age_band" in record:  # an enrolment (schemas/SchemeEnrolmentEvent.avsc)
+    if "scheme" in record:  # an enrolment (schemas/SchemeEnrolmentEvent.avsc)
         check_enrolment(record)
     if "modes" in record:  # an enablement (schemas/AccountEnablementEvent.avsc)
         check_enablement(record)
@@ -82,6 +82,7 @@ def check_enablement(record: dict[str, Any]) -> None:
     camp = record.get("camp_ref")
     if camp is not None and not camp.strip():
         raise OutOfRange("camp_ref is empty (null when the change was not made at a camp)", "camp_ref")
+    check_age_band(record)
 
 
 def check_grievance(record: dict[str, Any]) -> None:
@@ -99,7 +100,15 @@ def check_enrolment(record: dict[str, Any]) -> None:
     """An enrolment's own rules: an account reference, and an age band of ``AGE_BANDS`` or null."""
     if not record["account_ref"]:
         raise OutOfRange("account_ref is empty", "account_ref")
-    band = record["holder_age_band"]
+    check_age_band(record)
+
+
+def check_age_band(record: dict[str, Any]) -> None:
+    """``holder_age_band`` is one of ``AGE_BANDS`` or null (absent: null), in either feed that carries it.
+
+    One check for the enrolment and enablement feeds, so both refuse the same values the same way.
+    """
+    band = record.get("holder_age_band")
     if band is not None and band not in AGE_BANDS:
         shown = band if len(band) <= 16 else band[:16] + "..."
         raise OutOfRange(f"holder_age_band {shown!r} is not one of {', '.join(AGE_BANDS)} or null",

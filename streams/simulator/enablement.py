@@ -142,7 +142,7 @@ class EnablementSimulator:
         self._n += 1
         return {"event_id": f"sim-{self._tag}-e{self._n}", "occurred_at": now_ms, "district_lgd": lgd,
                 "bank_code": bank, "account_ref": ref, "account_type": kind, "modes": list(modes),
-                "camp_ref": camp_ref}
+                "camp_ref": camp_ref, "holder_age_band": None}
 
     def first_load(self, now_ms: int) -> Iterator[dict[str, Any]]:
         """Every account's current modes, as each bank's first load sends them."""

@@ -116,10 +116,10 @@ def aadhaar_forms(number: str) -> dict[str, str]:
 
 def enablement_event(event_id: str = "n1", ts: int = T0, lgd: int = 45, bank: str = "SBIN", account: str = "ACC-1",
                      account_type: str = "SAVINGS", modes: tuple[str, ...] = ("UPI",),
-                     camp_ref: str | None = None) -> dict[str, Any]:
+                     camp_ref: str | None = None, band: str | None = None) -> dict[str, Any]:
     """A valid ``AccountEnablementEvent`` record."""
     return {"event_id": event_id, "occurred_at": ts, "district_lgd": lgd, "bank_code": bank, "account_ref": account,
-            "account_type": account_type, "modes": list(modes), "camp_ref": camp_ref}
+            "account_type": account_type, "modes": list(modes), "camp_ref": camp_ref, "holder_age_band": band}
 
 
 #: The RBI's and SLBCs' coverage rule, written out again (the oracle does not import the worker's).

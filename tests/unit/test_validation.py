@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from streams.banks import BankRegistry, default_banks
@@ -17,7 +19,7 @@ from streams.errors import (
 from streams.registry import DistrictRegistry
 from streams.validation import check_event
 
-from .factories import T0, aadhaar_like, payment, seeding_event
+from .factories import T0, aadhaar_like, enablement_event, enrolment_event, payment, seeding_event
 
 SKEW = 300_000
 
@@ -173,3 +175,13 @@ def test_a_department_registry_can_be_given(registry: DistrictRegistry) -> None:
     check_event(payment(department_code="FISHERIES"), registry, T0, SKEW, None, small)
     with pytest.raises(UnknownDepartment):
         check_event(payment(department_code="ENERGY"), registry, T0, SKEW, None, small)
+
+
+@pytest.mark.parametrize("make", [enablement_event, enrolment_event])
+def test_both_feeds_refuse_the_same_age_bands(registry: DistrictRegistry, make: Any) -> None:
+    """The enablement feed's band is checked by the enrolment feed's own check: same values, same refusal."""
+    for band in (None, "18_40", "41_50", "51_70", "OTHER"):
+        check_event(make("e1", T0, band=band), registry, T0, SKEW)
+    with pytest.raises(OutOfRange, match="holder_age_band '18-40' is not one of") as e:
+        check_event(make("e1", T0, band="18-40"), registry, T0, SKEW)
+    assert e.value.field == "holder_age_band"

@@ -18,7 +18,7 @@ from .banks import default_banks
 from .commits import BackgroundCommits
 from .config import Settings
 from .enablement import signal as enablement_signal
-from .enablement.state import stored_account_type
+from .enablement.state import stored_view
 from .enrolment import signal as enrolment_signal
 from .enrolment.join import type_change_router, types_from
 from .exposition import render
@@ -123,7 +123,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
         app, settings, rt.registry, rt.enablement_codec, lambda p: rt.state("enablement", p),
         on_type_change=type_change_router(enrolment_states.get, settings.topic_partitions))
     enrol_topic, enrol = enrolment_signal.declare(app, settings, rt.registry, rt.enrolment_codec,
-                                                  types_from(enablement_signals[0][0], stored_account_type),
+                                                  types_from(enablement_signals[0][0], stored_view),
                                                   enrolment_states)
     verifier = verifier_for(settings)
     # the topics partner banks publish to are verified; the internal ones only workers write

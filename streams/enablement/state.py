@@ -21,6 +21,15 @@ recovery may put an older changelog version back under one key and not under ano
 keys are never known to be at the same point, while each key's value is one of its own versions
 and the events after it are replayed. An account counted elsewhere (moved, or released by the
 directory) takes its camp enablements along.
+
+The holder's age band (``holder_age_band``, for the enrolment feed's coverage denominator) is the
+band of the latest event of this feed carrying one, by ``occurred_at``; of two bands reported at
+one time the later in ``AGE_BANDS`` order is kept, so that the outcome never depends on the order
+of redelivery without storing a second event id. An event superseded for its modes (``late``) still
+sets the band if it is the newest band reported. The band costs 3 bits of the camp counter's field
+(camp enablements saturate at 8,191 per account) plus, only for an account that has a band, the
+band's ``occurred_at`` (8 bytes), which the enrolment join needs to pick the newer of the two
+feeds' bands.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ from ..processor.kv import PartitionKV
 from ..processor.signal import StoreBackedState
 from ..registry import DistrictRegistry
 from ..seeding.state import DIRECTORY, account_key
+from ..validation import AGE_BANDS
 
 __all__ = [
     "CURRENT",
@@ -48,7 +58,10 @@ __all__ = [
     "pack",
     "release_stored",
     "stored_account_type",
+    "stored_band",
+    "stored_view",
     "unpack",
+    "unpack_band",
 ]
 
 SAVINGS, CURRENT = "SAVINGS", "CURRENT"
@@ -59,9 +72,14 @@ _BIT = {m: 1 << i for i, m in enumerate(MODES)}
 #: the modes that make an account of each type enabled
 _ENABLING = {SAVINGS: 0b0011111, CURRENT: 0b1111111}
 _TYPE_BIT = 0x80  # in the packed value's first byte: set for CURRENT, the modes below it
-#: type and modes, camp enablements, occurred_at ms, source offset, district; then the event id
+#: type and modes, band and camp enablements, occurred_at ms, source offset, district; then, if the
+#: account has a band, the band's occurred_at ms (``_BAND_TS``); then the event id
 _HEAD = struct.Struct("<BHqqH")
-_CAMP_MAX = 0xFFFF
+_BAND_TS = struct.Struct("<q")
+#: the camp field: its top 3 bits are the band's index in ``_BANDS`` (0: none), the rest camp enablements
+_BAND_SHIFT = 13
+_CAMP_MAX = (1 << _BAND_SHIFT) - 1
+_BANDS: tuple[str | None, ...] = (None, *AGE_BANDS)
 
 #: Store keys starting with this byte are not accounts (account keys start with a bank code):
 #: the partition's checkpoints live there.
@@ -69,8 +87,14 @@ RESERVED_PREFIX = b"\x00"
 #: every account key starts with a bank code: 4 capital letters (``streams.validation.BANK_CODE``)
 _ACCOUNT_FIRST_BYTES = [bytes([c]) for c in range(ord("A"), ord("Z") + 1)]
 
-#: (key, old district, old type, new district, new type): None where the account was not known / is gone
-TypeChange = Callable[[bytes, "int | None", "str | None", "int | None", "str | None"], None]
+#: an account's age band and the occurred_at it was reported at ((None, 0): none reported)
+Band = tuple["str | None", int]
+NO_BAND: Band = (None, 0)
+#: (key, old district, old type, new district, new type, old band, new band): None where the
+#: account was not known / is gone; called when any of them changes
+TypeChange = Callable[[bytes, "int | None", "str | None", "int | None", "str | None", Band, Band], None]
+#: what the enrolment join reads of a stored account: type, band, band's occurred_at, district
+EnablementView = tuple[str, "str | None", int, int]
 #: an account as stored: type, modes bitmask, camp enablements, occurred_at, offset, district, event_id
 AccountRecord = tuple[str, int, int, int, int, int, str]
 #: per (district, account type): [known, enabled, having MODES[0], ..., having MODES[6]]
@@ -90,20 +114,45 @@ def enabled(account_type: str, mask: int) -> bool:
 
 
 def pack(account_type: str, mask: int, camps: int, occurred_at: int, offset: int, district: int,
-         event_id: str) -> bytes:
-    return _HEAD.pack(mask | (_TYPE_BIT if account_type == CURRENT else 0), min(camps, _CAMP_MAX), occurred_at,
-                      offset, district) + event_id.encode()
+         event_id: str, band: Band = NO_BAND) -> bytes:
+    b = _BANDS.index(band[0])
+    head = _HEAD.pack(mask | (_TYPE_BIT if account_type == CURRENT else 0),
+                      min(camps, _CAMP_MAX) | (b << _BAND_SHIFT), occurred_at, offset, district)
+    return head + (_BAND_TS.pack(band[1]) if b else b"") + event_id.encode()
 
 
 def unpack(data: bytes) -> AccountRecord:
     head, camps, ts, off, district = _HEAD.unpack_from(data)
-    return (CURRENT if head & _TYPE_BIT else SAVINGS), head & ~_TYPE_BIT, camps, ts, off, district, \
-        data[_HEAD.size:].decode()
+    at = _HEAD.size + (_BAND_TS.size if camps >> _BAND_SHIFT else 0)
+    return (CURRENT if head & _TYPE_BIT else SAVINGS), head & ~_TYPE_BIT, camps & _CAMP_MAX, ts, off, district, \
+        data[at:].decode()
+
+
+def unpack_band(data: bytes) -> Band:
+    """The band of a stored value and the occurred_at it was reported at (``NO_BAND``: none)."""
+    b = _HEAD.unpack_from(data)[1] >> _BAND_SHIFT
+    return (_BANDS[b], _BAND_TS.unpack_from(data, _HEAD.size)[0]) if b else NO_BAND
+
+
+stored_band = unpack_band
+
+
+def stored_view(value: bytes) -> EnablementView:
+    """What the enrolment join needs of a stored value: type, band, band's occurred_at, district."""
+    band, band_ts = unpack_band(value)
+    return stored_account_type(value), band, band_ts, _HEAD.unpack_from(value)[4]
 
 
 def stored_account_type(value: bytes) -> str:
     """The account type of a stored value (``SAVINGS`` or ``CURRENT``), without decoding the rest."""
     return CURRENT if value[0] & _TYPE_BIT else SAVINGS
+
+
+def _newer_band(candidate: Band, held: Band) -> bool:
+    """Whether ``candidate`` (a reported band) replaces ``held``: later occurred_at, ties by band order."""
+    if held[0] is None:
+        return True
+    return (candidate[1], _BANDS.index(candidate[0])) > (held[1], _BANDS.index(held[0]))
 
 
 def scan_accounts(kv: PartitionKV) -> Iterator[tuple[bytes, bytes]]:
@@ -177,7 +226,10 @@ class EnablementPartitionState(StoreBackedState):
         was_enabled = False
         camps = 0
         old: tuple[int, str] | None = None
+        r_band = record.get("holder_age_band")
+        band = old_band = NO_BAND
         if previous is not None:
+            band = old_band = unpack_band(previous)
             p_type, p_mask, camps, p_ts, p_offset, p_district, p_event = unpack(previous)
             if p_offset >= offset:
                 # a replay after a crash: the store already holds this message's effect (or a later
@@ -187,28 +239,44 @@ class EnablementPartitionState(StoreBackedState):
                 self.seen(record["bank_code"], p_ts, p_district)
                 return "accepted"
             if (ts, event_id) < (p_ts, p_event):
-                return "late"  # an older set than the one we hold: superseded
+                if r_band is None or not _newer_band((r_band, ts), band):
+                    return "late"  # an older set than the one we hold: superseded
+                # superseded for its modes, but the newest band reported: only the band changes
+                self.kv.put(key, pack(p_type, p_mask, camps, p_ts, offset, p_district, p_event, (r_band, ts)))
+                self.seen(record["bank_code"], ts, p_district)
+                self._changed(key, (p_district, p_type), (p_district, p_type), old_band, (r_band, ts))
+                return "accepted"
             was_enabled = enabled(p_type, p_mask)
             old = (p_district, p_type)
             self._count(p_district, p_type, p_mask, camps, -1)
         if record.get("camp_ref") is not None and not was_enabled and enabled(a_type, mask):
             camps = min(camps + 1, _CAMP_MAX)
+        if r_band is not None and _newer_band((r_band, ts), band):
+            band = (r_band, ts)
         self._count(lgd, a_type, mask, camps, +1)
-        self.kv.put(key, pack(a_type, mask, camps, ts, offset, lgd, event_id))
+        self.kv.put(key, pack(a_type, mask, camps, ts, offset, lgd, event_id, band))
         self.seen(record["bank_code"], ts, lgd)
-        if self.on_type_change is not None and old != (lgd, a_type):
-            self.on_type_change(key, old[0] if old else None, old[1] if old else None, lgd, a_type)
+        self._changed(key, old, (lgd, a_type), old_band, band)
         return "accepted"
+
+    def _changed(self, key: bytes, old: tuple[int, str] | None, new: tuple[int, str] | None, old_band: Band,
+                 new_band: Band) -> None:
+        """Tell ``on_type_change`` (after the write) if the account's district, type or band changed."""
+        if self.on_type_change is not None and (old, old_band) != (new, new_band):
+            self.on_type_change(key, old[0] if old else None, old[1] if old else None,
+                                new[0] if new else None, new[1] if new else None, old_band, new_band)
 
     def release(self, key: bytes, lgd: int, occurred_at: int, newer_event_id: str) -> bool:
         """Forget an account counted in ``lgd`` if what is stored is older than the newer event elsewhere."""
+        stored = self.kv.get(key)
+        released_band = NO_BAND if stored is None else unpack_band(stored)
         released = release_stored(self.kv, key, lgd, occurred_at, newer_event_id)
         if released is None:
             return False
         t, mask, camps = released[:3]
         self._count(lgd, t, mask, camps, -1)
         if self.on_type_change is not None:
-            self.on_type_change(key, lgd, t, None, None)
+            self.on_type_change(key, lgd, t, None, None, released_band, NO_BAND)
         return True
 
     def district(self, lgd: int, account_type: str) -> list[int] | None:

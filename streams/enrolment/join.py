@@ -6,35 +6,68 @@ signal never depends on how the enablement record is packed. ``type_change_route
 other direction: every change the enablement state of partition ``p`` makes to an account's
 type reaches the enrolment state of partition ``p`` (``type_change_router``), which moves its
 counts.
+
+The enablement feed also reports the holder's age band; the decoder then gives the account's
+``EnablementView`` (type, band, the band's occurred_at, district), and ``StoredTypes.scan`` lists
+the partition's enablement accounts, so that a savings account known only from that feed is in
+the coverage denominator (``streams.enrolment.state.contribution``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from ..processor.kv import PartitionKV
 from ..processor.signal import Signal
 from ..topics import default_partition, district_key
-from .state import RESERVED_PREFIX, SAVINGS, AccountTypes, EnrolmentPartitionState
+from .state import (
+    FAUST_OFFSET_KEY,
+    NO_BAND,
+    RESERVED_PREFIX,
+    SAVINGS,
+    AccountTypes,
+    Band,
+    EnablementView,
+    EnrolmentPartitionState,
+)
 
 __all__ = ["AccountsAreSavings", "StoredTypes", "TypeChange", "type_change_router", "types_from"]
 
-#: (key, old district, old type, new district, new type): the enablement state's ``on_type_change``
-TypeChange = Callable[[bytes, "int | None", "str | None", "int | None", "str | None"], None]
+#: (key, old district, old type, new district, new type, old band, new band): the enablement
+#: state's ``on_type_change``
+TypeChange = Callable[[bytes, "int | None", "str | None", "int | None", "str | None", Band, Band], None]
 
 
 class StoredTypes:
     """``AccountTypes`` over one partition of the enablement feed's store."""
 
-    def __init__(self, kv: PartitionKV, decode: Callable[[bytes], str]) -> None:
+    def __init__(self, kv: PartitionKV, decode: Callable[[bytes], str | EnablementView]) -> None:
         self.kv = kv
+        #: a stored value -> its ``EnablementView``, or only its type (then no band and no district:
+        #: ``scan`` lists nothing, as before the enablement feed carried a band)
         self.decode = decode
 
-    def account_type(self, key: bytes) -> str | None:
+    def _view(self, raw: bytes) -> EnablementView | None:
+        v = self.decode(raw)
+        return v if not isinstance(v, str) else (v, None, 0, -1)
+
+    def view(self, key: bytes) -> EnablementView | None:
         if key.startswith(RESERVED_PREFIX):
             return None
         raw = self.kv.get(key)
-        return None if raw is None else self.decode(raw)
+        return None if raw is None else self._view(raw)
+
+    def account_type(self, key: bytes) -> str | None:
+        v = self.view(key)
+        return None if v is None else v[0]
+
+    def scan(self) -> Iterator[tuple[bytes, EnablementView]]:
+        for key, raw in self.kv.scan(b""):
+            if key.startswith(RESERVED_PREFIX) or key == FAUST_OFFSET_KEY:
+                continue
+            v = self._view(raw)
+            if v is not None and v[3] >= 0:
+                yield key, v
 
 
 class AccountsAreSavings:
@@ -47,8 +80,15 @@ class AccountsAreSavings:
     def account_type(self, key: bytes) -> str | None:
         return SAVINGS
 
+    def view(self, key: bytes) -> EnablementView | None:
+        return SAVINGS, None, 0, -1
 
-def types_from(enablement: Signal, decode: Callable[[bytes], str]) -> Callable[[int], AccountTypes]:
+    def scan(self) -> Iterator[tuple[bytes, EnablementView]]:
+        return iter(())
+
+
+def types_from(enablement: Signal,
+               decode: Callable[[bytes], str | EnablementView]) -> Callable[[int], AccountTypes]:
     """partition -> the enablement signal's store of that partition, as account types (read only)."""
     return lambda p: StoredTypes(enablement.kv_for(p), decode)
 
@@ -67,12 +107,12 @@ def type_change_router(enrolment: Callable[[int], EnrolmentPartitionState | None
     numbers = list(range(partitions))
 
     def changed(key: bytes, old_district: int | None, old_type: str | None, new_district: int | None,
-                new_type: str | None) -> None:
+                new_type: str | None, old_band: Band = NO_BAND, new_band: Band = NO_BAND) -> None:
         district = new_district if new_district is not None else old_district
         if district is None:
             return
         mine = enrolment(default_partition(district_key(district), numbers))
         if mine is not None:
-            mine.type_changed(key, old_district, old_type, new_district, new_type)
+            mine.type_changed(key, old_district, old_type, new_district, new_type, old_band, new_band)
 
     return changed

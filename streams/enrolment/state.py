@@ -8,10 +8,14 @@ account's age band is the latest one reported (by the same order, over events ca
 and its district the one of its latest event. So redelivery in any order ends the same.
 
 Coverage joins this feed with the enablement feed: an account is a savings account if the
-enablement feed's store of the same partition says so (``AccountTypes``). The counts are never
+enablement feed's store of the same partition says so (``AccountTypes``). Its age band is the
+band of its latest event, of either feed, that carries one (by ``occurred_at``; at equal times
+the enrolment feed's band wins), so the enablement feed can report the band of an account
+enrolled in nothing: a savings account known only from the enablement feed is counted in its
+enablement district as eligible for each scheme its band allows, enrolled in none. The counts are never
 saved: they are recounted from both stores when the partition is assigned (``recount``), and
 kept in step afterwards by ``apply`` (this feed) and ``type_changed`` (the enablement signal
-calls it after it changes an account's type in partition ``p``'s store). The recount is
+calls it after it changes an account's district, type or band in partition ``p``'s store). The recount is
 consistent because Faust recovers every table's changelog before any recovery callback runs
 (``Recovery.on_recovery_completed``: tables' data first, then ``call_recover_callbacks``, then
 the stream partitions resume), and ``streams.recovery`` opens the partitions
@@ -31,6 +35,7 @@ from __future__ import annotations
 
 import struct
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 from ..processor.kv import PartitionKV
@@ -47,6 +52,8 @@ __all__ = [
     "SCHEMES",
     "AccountRecord",
     "AccountTypes",
+    "Band",
+    "EnablementView",
     "EnrolmentPartitionState",
     "SchemeEntry",
     "account_key",
@@ -79,11 +86,24 @@ ENROLLED_N, ELIGIBLE_N, COVERED_N, UNMATCHED_N = "enrolled", "eligible", "covere
 AGE_UNKNOWN_N = "age_unknown"
 
 
+#: an age band and the occurred_at it was reported at ((None, 0): none), as the enablement feed reports it
+Band = tuple["str | None", int]
+NO_BAND: Band = (None, 0)
+#: what the enablement feed knows of an account: type, band, band's occurred_at, district (-1: not known)
+EnablementView = tuple[str, "str | None", int, int]
+
+
 class AccountTypes(Protocol):
     """What the enablement feed knows of an account in this partition (read-only)."""
 
     def account_type(self, key: bytes) -> str | None:
         """``SAVINGS``, ``CURRENT``, or None if the enablement feed does not know the account."""
+
+    def view(self, key: bytes) -> EnablementView | None:
+        """The account's ``EnablementView``, or None if the enablement feed does not know it."""
+
+    def scan(self) -> Iterator[tuple[bytes, EnablementView]]:
+        """Every account the enablement feed knows in this partition (for accounts only it knows)."""
 
 
 SchemeEntry = tuple[str | None, int, str]  # status (None: never reported), occurred_at, event id
@@ -135,23 +155,42 @@ def unpack(data: bytes) -> AccountRecord:
     return AccountRecord(district, offset, _BAND[band], band_ts, band_event, schemes)
 
 
-def contribution(r: AccountRecord, account_type: str | None) -> list[tuple[int, tuple[str, str]]]:
+def band_of(r: AccountRecord | None, view: EnablementView | None) -> str | None:
+    """The account's band: of the latest event of either feed carrying one (ties: the enrolment feed's)."""
+    mine = None if r is None or r.band is None else (r.band_ts, r.band)
+    theirs = None if view is None or view[1] is None else (view[2], view[1])
+    if mine is None or (theirs is not None and theirs[0] > mine[0]):
+        return None if theirs is None else theirs[1]
+    return mine[1]
+
+
+def contribution(r: AccountRecord | None, view: EnablementView | None) -> list[tuple[int, tuple[str, str]]]:
     """What one account adds to the counters: (district, (counter, scheme or ``""``)) items.
 
+    ``r`` is the account in this feed's store (None: only the enablement feed knows it, then it
+    is counted in its enablement district), ``view`` what the enablement feed knows of it.
+
     - ``enrolled``: latest status ENROLLED, whatever the account's type and band;
-    - ``eligible``: a savings account (per the enablement feed) whose band is in the scheme's range;
+    - ``eligible``: a savings account (per the enablement feed) whose band (``band_of``) is in
+      the scheme's range;
     - ``covered``: eligible and enrolled (the coverage ratio's numerator);
     - ``unmatched``: enrolled, but the enablement feed does not know it as a savings account;
-    - ``age_unknown``: a savings account that no enrolment event has reported a band for.
+    - ``age_unknown``: a savings account of this feed that no event of either feed has reported a
+      band for (one only the enablement feed knows, without a band, is counted nowhere here: the
+      enablement feed's own figures have it).
     """
-    savings = account_type == SAVINGS
-    d = r.district
+    savings = view is not None and view[0] == SAVINGS
+    if r is None and (not savings or view[3] < 0):  # type: ignore[index]
+        return []  # (a district < 0: the lookup cannot tell it, nothing to count without the enrolment)
+    assert r is not None or view is not None
+    d = r.district if r is not None else view[3]  # type: ignore[index]
+    band = band_of(r, view)
     out: list[tuple[int, tuple[str, str]]] = []
-    if savings and r.band is None:
+    if savings and band is None and r is not None:
         out.append((d, (AGE_UNKNOWN_N, "")))
     for s in SCHEMES:
-        enrolled = r.schemes[s][0] == ENROLLED
-        eligible = savings and r.band in ELIGIBLE[s]
+        enrolled = r is not None and r.schemes[s][0] == ENROLLED
+        eligible = savings and band in ELIGIBLE[s]
         if enrolled:
             out.append((d, (ENROLLED_N, s)))
             if not savings:
@@ -174,8 +213,8 @@ class EnrolmentPartitionState(StoreBackedState):
         #: district -> (counter, scheme) -> accounts (``contribution``); recounted, never saved
         self.counts: dict[int, Counter[tuple[str, str]]] = {}
 
-    def _add(self, r: AccountRecord, account_type: str | None, sign: int) -> None:
-        for d, name in contribution(r, account_type):
+    def _add(self, r: AccountRecord | None, view: EnablementView | None, sign: int) -> None:
+        for d, name in contribution(r, view):
             c = self.counts.get(d)
             if c is None:
                 c = self.counts[d] = Counter()
@@ -186,7 +225,10 @@ class EnrolmentPartitionState(StoreBackedState):
         self.counts = {}
         for key, value in self.kv.scan(b""):
             if not key.startswith(RESERVED_PREFIX) and key != FAUST_OFFSET_KEY:
-                self._add(unpack(value), self.types.account_type(key), 1)
+                self._add(unpack(value), self.types.view(key), 1)
+        for key, view in self.types.scan():  # savings accounts only the enablement feed knows
+            if self.kv.get(key) is None:
+                self._add(None, view, 1)
         return self
 
     def apply(self, record: dict[str, Any], offset: int, now_ms: int) -> str:
@@ -218,32 +260,30 @@ class EnrolmentPartitionState(StoreBackedState):
             changed = True
         if not changed:
             return "late"  # superseded for its scheme and for the band
-        account_type = self.types.account_type(key)
-        if before is not None:
-            self._add(unpack(before), account_type, -1)
+        view = self.types.view(key)
+        self._add(None if before is None else unpack(before), view, -1)  # None: as the enablement feed counted it
         if newest:
             r.district = lgd
         r.offset = offset
-        self._add(r, account_type, 1)
+        self._add(r, view, 1)
         self.kv.put(key, pack(r))
         self.seen(record["bank_code"], ts, lgd)
         return "accepted"
 
     def type_changed(self, key: bytes, old_district: int | None, old_type: str | None,
-                     new_district: int | None, new_type: str | None) -> None:
-        """The enablement feed changed ``key``'s type in this partition's store: move its counts.
+                     new_district: int | None, new_type: str | None, old_band: Band = NO_BAND,
+                     new_band: Band = NO_BAND) -> None:
+        """The enablement feed changed ``key``'s district, type or band in this partition's store: move its counts.
 
-        The account is counted in its enrolment district (the districts are the enablement
-        feed's, given for its own counts); only the type matters here.
+        An account of the enrolment feed is counted in its enrolment district; one only the
+        enablement feed knows, in its enablement district (``contribution``).
         """
-        if (old_type == SAVINGS) == (new_type == SAVINGS):
-            return
         raw = self.kv.get(key)
-        if raw is None:
-            return  # never in the enrolment feed: no band, no enrolment to count
-        r = unpack(raw)
-        self._add(r, old_type, -1)
-        self._add(r, new_type, 1)
+        r = None if raw is None else unpack(raw)
+        old = None if old_type is None or old_district is None else (old_type, *old_band, old_district)
+        new = None if new_type is None or new_district is None else (new_type, *new_band, new_district)
+        self._add(r, old, -1)  # type: ignore[arg-type]
+        self._add(r, new, 1)  # type: ignore[arg-type]
 
     def figures(self, lgd: int) -> Counter[tuple[str, str]]:
         """The district's counters (empty if it has none here)."""

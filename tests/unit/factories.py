@@ -45,21 +45,42 @@ def enrolment_event(event_id: str, ts: int, account: str = "A1", scheme: str = "
             "account_ref": account, "scheme": scheme, "status": status, "holder_age_band": band}
 
 
-def scheme_oracle(events: list[dict[str, Any]], types: dict[str, str]) -> dict[tuple[int, str, str], int]:
+def scheme_oracle(events: list[dict[str, Any]], types: dict[str, str],
+                  enablement: list[dict[str, Any]] | None = None) -> dict[tuple[int, str, str], int]:
     """The enrolment state's counters by brute force: (district, counter, scheme) -> accounts.
 
     ``events`` are the accepted ones (any order); ``types`` maps an account_ref to its type in the
-    enablement feed (absent: unknown to it).
+    enablement feed (absent: unknown to it); ``enablement``, the enablement events applied (any
+    order, superseded ones included), for the bands they report: an account's band is that of
+    its latest banded event of either feed (equal times: the enrolment's; two enablement bands at
+    one time: the later in AGE_BANDS order), and a savings account only they know is counted in
+    the district of its latest enablement event, enrolled in nothing.
     """
+    order_of_band = (None, "18_40", "41_50", "51_70", "OTHER")
+    theirs: dict[str, tuple[int, int]] = {}  # account -> (occurred_at, band index) of the newest band
+    where: dict[str, tuple[int, str, int]] = {}
+    for e in enablement or []:
+        if e.get("holder_age_band") is not None:
+            theirs[e["account_ref"]] = max(theirs.get(e["account_ref"], (-1, 0)),
+                                           (e["occurred_at"], order_of_band.index(e["holder_age_band"])))
+        where[e["account_ref"]] = max(where.get(e["account_ref"], (-1, "", 0)),
+                                      (e["occurred_at"], e["event_id"], e["district_lgd"]))
     accounts: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for e in events:
         accounts.setdefault((e["bank_code"], e["account_ref"]), []).append(e)
     out: Counter[tuple[int, str, str]] = Counter()
+    for account, (_, _, lgd) in where.items():
+        if account in {a for _, a in accounts} or types.get(account) != "SAVINGS" or account not in theirs:
+            continue
+        for s in SCHEMES:
+            out[lgd, "eligible", s] += order_of_band[theirs[account][1]] in RANGES[s]
     for (_, account), evs in accounts.items():
         order = sorted(evs, key=lambda e: (e["occurred_at"], e["event_id"]))
         lgd = order[-1]["district_lgd"]
         banded = [e for e in order if e["holder_age_band"] is not None]
         band = banded[-1]["holder_age_band"] if banded else None
+        if account in theirs and (not banded or theirs[account][0] > banded[-1]["occurred_at"]):
+            band = order_of_band[theirs[account][1]]
         savings = types.get(account) == "SAVINGS"
         if savings and band is None:
             out[lgd, "age_unknown", ""] += 1

@@ -12,6 +12,7 @@ from streams.avro_codec import codec_for
 from streams.enablement.metrics import enablement_families
 from streams.enablement.state import (
     CURRENT,
+    NO_BAND,
     RESERVED_PREFIX,
     SAVINGS,
     EnablementPartitionState,
@@ -19,7 +20,9 @@ from streams.enablement.state import (
     mode_mask,
     pack,
     stored_account_type,
+    stored_view,
     unpack,
+    unpack_band,
 )
 from streams.errors import OutOfRange
 from streams.processor.dedupe import DedupeStore
@@ -43,7 +46,7 @@ class Accounts:
         self.kv = RocksKV(path)
         self.state = EnablementPartitionState(0, registry, SKEW_S, self.kv)
         self.changes: list[tuple[Any, ...]] = []
-        self.state.on_type_change = lambda *a: self.changes.append(a)
+        self.state.on_type_change = lambda *a: self.changes.append(a[:5] if a[5:] == (NO_BAND, NO_BAND) else a)
 
     def apply(self, rec: dict[str, Any], offset: int) -> str:
         self.state.check(rec, NOW)
@@ -192,7 +195,12 @@ def test_pack_is_small_and_reads_its_type() -> None:
     assert stored_account_type(value) == CURRENT
     assert stored_account_type(pack(SAVINGS, 0x7F, 0, T0, 0, 45, "x")) == SAVINGS
     assert len(value) == 21 + len("evt-é".encode())
-    assert unpack(pack(SAVINGS, 1, 10**6, T0, 0, 45, "x"))[2] == 0xFFFF  # camp enablements saturate
+    assert unpack(pack(SAVINGS, 1, 10**6, T0, 0, 45, "x"))[2] == 8191  # camp enablements saturate
+    banded = pack(SAVINGS, 1, 10**6, T0, 0, 45, "x", ("51_70", T0 - 5))
+    assert len(banded) == 21 + 8 + 1  # a band: 3 bits of the camp field and its occurred_at
+    assert unpack(banded) == (SAVINGS, 1, 8191, T0, 0, 45, "x")
+    assert unpack_band(banded) == ("51_70", T0 - 5) and unpack_band(value) == NO_BAND
+    assert stored_view(banded) == (SAVINGS, "51_70", T0 - 5, 45)
 
 
 @pytest.mark.parametrize(("rec", "field"), [
@@ -273,3 +281,25 @@ def test_a_release_from_the_directory_drops_the_account_whether_its_state_is_ope
     assert closed.apply(release("r2", 45, T0 + 5, "m2", account="ACC-2"), 2, NOW) == "accepted"
     assert acc.kv.get(account_key("SBIN", "ACC-2")) is None
     assert EnablementPartitionState(0, acc.registry, SKEW_S, acc.kv).counts == {}  # the next open recounts
+
+
+def test_the_band_is_the_latest_reported_in_any_order(registry: DistrictRegistry, tmp_path: Path) -> None:
+    """The band of the latest event carrying one (equal times: the later band), whatever the order of
+    arrival; an event superseded for its modes still sets a newer band, and a null band keeps it."""
+    events = [enablement_event("b1", T0, band="18_40"), enablement_event("b2", T0 + 5, band=None, modes=()),
+              enablement_event("b3", T0 + 3, band="41_50"), enablement_event("b4", T0 + 3, band="18_40"),
+              enablement_event("b5", T0 + 1, band="OTHER")]
+    for seed in range(6):
+        order = events[:]
+        random.Random(seed).shuffle(order)
+        acc = Accounts(registry, tmp_path / f"s{seed}")
+        first = [acc.apply(e, i) for i, e in enumerate(order)]
+        raw = acc.kv.get(account_key("SBIN", "ACC-1"))
+        assert raw is not None
+        assert unpack_band(raw) == ("41_50", T0 + 3)
+        assert unpack(raw)[1] == 0 and unpack(raw)[6] == "b2"  # the modes are still the latest event's
+        assert [c[6] for c in acc.changes if len(c) == 7][-1] == ("41_50", T0 + 3)  # the join was told
+        # a replay after a crash changes nothing (held: accepted; one that wrote nothing: late again)
+        again = [acc.apply(e, i) for i, e in enumerate(order)]
+        assert all(a == "accepted" or f == "late" for a, f in zip(again, first, strict=True))
+        assert acc.kv.get(account_key("SBIN", "ACC-1")) == raw

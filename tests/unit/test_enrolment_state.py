@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.registry import Collector
 
 from streams.avro_codec import codec_for
-from streams.enablement.state import EnablementPartitionState, stored_account_type
+from streams.enablement.state import EnablementPartitionState, stored_account_type, stored_view
 from streams.enrolment.join import StoredTypes, type_change_router, types_from
 from streams.enrolment.metrics import enrolment_families
 from streams.enrolment.state import (
@@ -366,3 +366,75 @@ def test_the_join_with_the_real_enablement_state_ends_as_the_oracle(registry: Di
     expected = scheme_oracle(enrolments, {a: t for a, (_, _, t) in latest_type.items()})
     assert plain(state.counts) == expected
     assert plain(EnrolmentPartitionState(0, registry, SKEW_S, kv, types).recount().counts) == expected
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_bands_from_the_enablement_feed_end_as_the_oracle(registry: DistrictRegistry, tmp_path: Path,
+                                                          seed: int) -> None:
+    """Both feeds report bands (some accounts only the enablement feed knows, bands changed later,
+    superseded events carrying the newest band), interleaved in any order and replayed: the counts
+    equal the oracle's and a recount of both stores."""
+    rnd = random.Random(seed)
+    accounts = [f"A{i}" for i in range(30)]
+    enable_kv = RocksKV(tmp_path / "enable")
+    enable = EnablementPartitionState(0, registry, SKEW_S, enable_kv)
+    made: dict[int, EnrolmentPartitionState] = {}
+    enable.on_type_change = type_change_router(made.get, 1)
+    types = StoredTypes(enable_kv, stored_view)
+    kv = RocksKV(tmp_path / "enrol")
+    state = made[0] = EnrolmentPartitionState(0, registry, SKEW_S, kv, types).recount()
+    enrolments, enablements, latest_type = [], [], {}
+    sent: list[tuple[str, dict[str, Any]]] = []
+    bands = (None, "18_40", "41_50", "51_70", "OTHER")
+    for i in range(600):
+        account = rnd.choice(accounts)
+        ts = T0 + rnd.randrange(100) * 1000
+        if i % 2 == 0 or account in accounts[:10]:  # A0-A9: only the enablement feed
+            t = rnd.choice(("SAVINGS", "SAVINGS", "CURRENT"))
+            e = enablement_event(f"n{i}", ts, account=account, account_type=t, band=rnd.choice(bands),
+                                 lgd=rnd.choice((45, 47)))
+            enable.apply(e, i, NOW)
+            enablements.append(e)
+            latest_type[account] = max(latest_type.get(account, (0, "", "")), (ts, f"n{i}", t))
+            sent.append(("n", e))
+        else:
+            e = enrolment_event(f"e{i}", ts, account=account, scheme=rnd.choice(SCHEMES),
+                                status=rnd.choice(("ENROLLED", "EXITED")), band=rnd.choice(bands))
+            state.apply(e, i, NOW)
+            enrolments.append(e)
+            sent.append(("e", e))
+    expected = scheme_oracle(enrolments, {a: t for a, (_, _, t) in latest_type.items()}, enablements)
+    assert any(k[1] == "eligible" for k in expected)
+    assert plain(state.counts) == expected
+    for i, (feed, e) in enumerate(sent):  # a replay after a crash changes nothing
+        (enable.apply if feed == "n" else state.apply)(e, i, NOW)
+    assert plain(state.counts) == expected
+    assert plain(EnrolmentPartitionState(0, registry, SKEW_S, kv, types).recount().counts) == expected
+
+
+def test_an_account_only_enabled_counts_in_the_denominator(registry: DistrictRegistry, tmp_path: Path) -> None:
+    """A savings account enrolled in nothing, its band from the enablement feed: eligible for each
+    scheme its band allows; its band changed later moves it; a current account or no band: nowhere."""
+    enable_kv = RocksKV(tmp_path / "enable")
+    enable = EnablementPartitionState(0, registry, SKEW_S, enable_kv)
+    made: dict[int, EnrolmentPartitionState] = {}
+    enable.on_type_change = type_change_router(made.get, 1)
+    types = StoredTypes(enable_kv, stored_view)
+    state = made[0] = EnrolmentPartitionState(0, registry, SKEW_S, RocksKV(tmp_path / "enrol"), types).recount()
+
+    def eligible() -> tuple[int, int, int]:
+        return tuple(state.figures(45)["eligible", s] for s in ("PMSBY", "PMJJBY", "APY"))  # type: ignore[return-value]
+
+    enable.apply(enablement_event("n1", T0, account="B1", band="18_40"), 0, NOW)
+    enable.apply(enablement_event("n2", T0, account="B2", band=None), 1, NOW)
+    enable.apply(enablement_event("n3", T0, account="B3", account_type="CURRENT", band="18_40"), 2, NOW)
+    assert eligible() == (1, 1, 1)
+    enable.apply(enablement_event("n4", T0 + 5, account="B1", band="41_50"), 3, NOW)  # a birthday
+    assert eligible() == (1, 1, 0)
+    enable.apply(enablement_event("n5", T0 + 6, account="B1", band=None, modes=()), 4, NOW)  # null keeps it
+    assert eligible() == (1, 1, 0)
+    state.apply(enrolment_event("e1", T0 + 1, account="B1", band="18_40"), 5, NOW)  # older than the enablement's
+    assert eligible() == (1, 1, 0) and state.figures(45)["covered", "PMSBY"] == 1
+    state.apply(enrolment_event("e2", T0 + 9, account="B1", scheme="APY", status="EXITED", band="51_70"), 6, NOW)
+    assert eligible() == (1, 0, 0)
+    assert EnrolmentPartitionState(0, registry, SKEW_S, state.kv, types).recount().counts == state.counts

@@ -72,7 +72,7 @@ def test_views_equal_the_oracles_and_the_description(registry: DistrictRegistry,
     enabling = EnablementPartitionState(0, registry, SKEW_S, enable_kv)
     enrolling = EnrolmentPartitionState(0, registry, SKEW_S, RocksKV(tmp_path / "enrol"),
                                         StoredTypes(enable_kv, stored_account_type)).recount()
-    enabling.on_type_change = lambda key, _od, ot, _nd, nt: enrolling.type_changed(key, _od, ot, _nd, nt)
+    enabling.on_type_change = enrolling.type_changed
     enable, enrol = feeds()
     events = [(enabling, e) for e in enable] + [(enrolling, e) for e in enrol]
     random.Random(4).shuffle(events)  # the two feeds interleaved: the join follows either order

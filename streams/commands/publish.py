@@ -1,15 +1,17 @@
-"""Publish a partner bank's payment, seeding, grievance or enrolment events from a JSON Lines or CSV file.
+"""Publish a partner bank's payment, seeding, grievance, enablement or enrolment events from JSON Lines or CSV.
 
 Input: JSON Lines (.jsonl, .json, .ndjson; "-" reads JSON Lines from stdin) or CSV
 (.csv, with a header line). Field names and CSV columns are the Avro field names
-of schemas/PaymentEvent.avsc, SeedingEvent.avsc, GrievanceEvent.avsc or
-SchemeEnrolmentEvent.avsc (--kind enrolments); enums are
+of schemas/PaymentEvent.avsc, SeedingEvent.avsc, GrievanceEvent.avsc,
+AccountEnablementEvent.avsc (--kind enablement) or SchemeEnrolmentEvent.avsc
+(--kind enrolments); enums are
 symbol strings; occurred_at is ISO-8601 with a UTC offset (2021-03-31T10:15:00+05:30)
 or epoch milliseconds (a number from 10^11 to 10^14: epoch seconds or microseconds
 are rejected, never rescaled); a grievance's transaction_date is an ISO date in
-India (2021-03-31) or a day number since 1970-01-01; an enrolment's holder_age_band
-is 18_40, 41_50, 51_70, OTHER or null (anything else is rejected, out_of_range); an
-empty CSV cell is null (or the field's default).
+India (2021-03-31) or a day number since 1970-01-01; holder_age_band (optional in
+--kind enrolments and --kind enablement) is 18_40, 41_50, 51_70, OTHER or null (left
+out, empty or blank: null; anything else is rejected, out_of_range); an empty CSV
+cell is null (or the field's default).
 bank_code may be left out (it is taken from --bank); a record naming another bank
 is rejected. department_code is optional: a code of the department registry
 (streams/data/departments.csv, e.g. ENERGY, REVENUE, TREASURY); left out, empty or

@@ -29,7 +29,7 @@ _MISSING = object()
 #: Nullable fields where a blank string (empty or spaces, as a spreadsheet export writes an unset
 #: code into JSON) means "none": the field's default (null), as an empty CSV cell does. Elsewhere
 #: a blank string stays a value (and is refused if it is not a valid one).
-BLANK_IS_NULL = frozenset({"department_code", "camp_ref"})
+BLANK_IS_NULL = frozenset({"department_code", "camp_ref", "holder_age_band"})
 
 
 #: Numbers for occurred_at are epoch milliseconds, and only those from 1973-03-03 (10^11 ms) to year 5138

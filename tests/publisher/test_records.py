@@ -11,6 +11,8 @@ import pytest
 from streams.avro_codec import codec_for, load_schema
 from streams.errors import EventError, MalformedEvent
 from streams.publisher.records import BankMismatch, RecordBuilder, parse_timestamp_ms
+from streams.registry import default_registry
+from streams.validation import check_event
 
 from .data import T0, payment, seeding
 
@@ -255,3 +257,20 @@ def test_enablement_modes_refuse_other_forms(bad: Any) -> None:
     with pytest.raises(MalformedEvent) as exc:
         builder.build(obj)
     assert exc.value.field == "modes"
+
+
+@pytest.mark.parametrize(("given", "band"),
+                         [(None, None), ("", None), ("  ", None), ("41_50", "41_50"), ("OTHER", "OTHER")])
+def test_enablement_age_band_is_optional_and_checked_as_the_enrolments_is(given: Any, band: str | None) -> None:
+    """``--kind enablement`` takes ``holder_age_band`` (absent, empty or blank: null, in either feed); a value
+    outside the bands is refused before sending by the same check as the enrolment feed's."""
+    builder = RecordBuilder(load_schema("AccountEnablementEvent"), "SBIN")
+    obj = {"event_id": "n1", "occurred_at": T0, "district_lgd": 45, "account_ref": "ACC-1",
+           "account_type": "SAVINGS", "modes": "UPI"}
+    rec = builder.build(obj if given is None else {**obj, "holder_age_band": given})
+    assert rec["holder_age_band"] == band
+    assert codec_for("AccountEnablementEvent").decode(codec_for("AccountEnablementEvent").encode(rec)) == rec
+    bad = builder.build({**obj, "holder_age_band": "18-40"})
+    with pytest.raises(EventError) as exc:
+        check_event(bad, default_registry(), T0 + 1000, 300_000)
+    assert exc.value.field == "holder_age_band" and exc.value.code == "out_of_range"

@@ -4,7 +4,10 @@ The oracle (``tests.unit.factories.scheme_oracle``) takes, per account and schem
 status by (occurred_at, event_id), the latest reported age band, and its own eligibility table.
 The feed has accounts enrolled, exited and enrolled again, bands reported only after the
 enrolment, events sent after later ones (superseded), redelivered copies and refused events;
-the worker is SIGKILLed mid-stream and restarted on its data dir.
+the worker is SIGKILLed mid-stream and restarted on its data dir. The enablement feed reports
+bands too (``holder_age_band``): for some enrolled accounts, and for savings accounts enrolled in
+nothing, whose band then comes only from it (one of them changes band later): the oracle takes the
+band of the latest banded event of either feed and counts those accounts in the denominator.
 """
 
 from __future__ import annotations
@@ -65,7 +68,9 @@ def enablement_feed(events: list[dict[str, Any]], now: int, seed: int = 22) -> t
     """The enablement feed's events for most of the enrolment feed's accounts (in their district), and
     the type each ends with (the latest by occurred_at, equal times by event_id, as that signal keeps).
 
-    A tenth of the accounts are unknown to it, a tenth are CURRENT, a tenth change type twice."""
+    A tenth of the accounts are unknown to it, a tenth are CURRENT, a tenth change type twice; a
+    quarter of the events report a band. Then savings accounts enrolled in nothing (``E-``), their
+    band only from this feed: some report a band and later another, or a null one (kept)."""
     rng = random.Random(seed)
     accounts = sorted({(e["bank_code"], e["account_ref"], e["district_lgd"]) for e in events})
     out = []
@@ -79,7 +84,24 @@ def enablement_feed(events: list[dict[str, Any]], now: int, seed: int = 22) -> t
         for j, t in enumerate(types):
             out.append({"event_id": f"en{i}-{j}", "occurred_at": min(at + j * HOUR_MS, now - 1000),
                         "district_lgd": lgd, "bank_code": bank, "account_ref": account, "account_type": t,
-                        "modes": ["UPI"] if j % 2 else [], "camp_ref": None})
+                        "modes": ["UPI"] if j % 2 else [], "camp_ref": None,
+                        "holder_age_band": rng.choice(BANDS[1:]) if rng.random() < 0.25 else None})
+    for i in range(120):
+        lgd, bank, at = DISTRICTS[i % len(DISTRICTS)], rng.choice(BANKS), now - rng.randrange(HOUR_MS, 72 * HOUR_MS)
+        bands = [rng.choice(BANDS)] + ([rng.choice(BANDS)] if i % 3 == 0 else [])
+        for j, band in enumerate(bands):
+            out.append({"event_id": f"eo{i}-{j}", "occurred_at": min(at + j * HOUR_MS, now - 1000),
+                        "district_lgd": lgd, "bank_code": bank, "account_ref": f"E-{i}",
+                        "account_type": "CURRENT" if i % 10 == 9 else "SAVINGS", "modes": ["UPI"],
+                        "camp_ref": None, "holder_age_band": band})
+    # planted: enrolled in nothing, in Almora, 18_40 and an hour later 41_50 (a band changed later)
+    t = now - 40 * HOUR_MS
+    out += [{"event_id": "changed-1", "occurred_at": t, "district_lgd": 45, "bank_code": "SBIN",
+             "account_ref": "E-CHANGED", "account_type": "SAVINGS", "modes": ["UPI"], "camp_ref": None,
+             "holder_age_band": "18_40"},
+            {"event_id": "changed-2", "occurred_at": t + HOUR_MS, "district_lgd": 45, "bank_code": "SBIN",
+             "account_ref": "E-CHANGED", "account_type": "SAVINGS", "modes": ["UPI", "AEPS"], "camp_ref": None,
+             "holder_age_band": "41_50"}]
     rng.shuffle(out)
     latest: dict[str, tuple[int, str, str]] = {}
     for e in out:
@@ -89,9 +111,10 @@ def enablement_feed(events: list[dict[str, Any]], now: int, seed: int = 22) -> t
     return out, {a: t for a, (_, _, t) in latest.items()}
 
 
-def expected(events: list[dict[str, Any]], types: dict[str, str]) -> dict[str, dict]:
+def expected(events: list[dict[str, Any]], types: dict[str, str],
+             enables: list[dict[str, Any]] | None = None) -> dict[str, dict]:
     """The exported series the oracle's counters imply (a district with any account has every scheme's)."""
-    c = scheme_oracle(events, types)
+    c = scheme_oracle(events, types, enables)
     districts = {lgd for lgd, _, _ in c}
     out: dict[str, dict] = {name: {} for name in KEYS}
     for lgd in districts:
@@ -126,7 +149,9 @@ def test_scheme_metrics_equal_the_events_sent_across_redelivery_and_sigkill(sett
     now = int(time.time() * 1000)
     events = feed(1200, now)
     enables, types = enablement_feed(events, now)
-    assert set(types.values()) == {"SAVINGS", "CURRENT"} and len(types) < len({e["account_ref"] for e in events})
+    enrolled_accounts = {e["account_ref"] for e in events}
+    assert set(types.values()) == {"SAVINGS", "CURRENT"}
+    assert len(set(types) & enrolled_accounts) < len(enrolled_accounts)
     bad = [enrolment_event("bad-band", now - HOUR_MS, account="BAD-1", band="18-40"),
            enrolment_event("bad-aadhaar", now - HOUR_MS, account=f"ACC {aadhaar_like()}")]
     topic = settings.enrolments_topic
@@ -175,18 +200,23 @@ def test_scheme_metrics_equal_the_events_sent_across_redelivery_and_sigkill(sett
         assert total(m, "digindex_messages_consumed_total", topic=topic) == sum(outcomes.values())
         assert total(m, "digindex_deadletters_total", topic=topic, reason="out_of_range") == 1
         assert total(m, "digindex_deadletters_total", topic=topic, reason="aadhaar_like_value") == 1
-        want = expected(events, types)
+        want = expected(events, types, enables)
         got = exported(w2)
         assert_figures(got, want, KEYS)
         # the planted accounts, in Almora (45): their effect is in the oracle's figures, checked here alone
         def alone(account: str) -> dict[str, dict]:
-            return expected([e for e in events if e["account_ref"] == account], types)
+            return expected([e for e in events if e["account_ref"] == account], types,
+                            [e for e in enables if e["account_ref"] == account])
 
         assert alone("X-AGAIN")["digindex_scheme_enrolled_accounts"][("45", "APY")] == 1  # enrolled again
         band = alone("X-BAND")  # enrolled in PMJJBY with no band; 41_50 reported an hour later
         assert band["digindex_scheme_coverage_ratio"][("45", "PMJJBY")] == 1.0
         assert band["digindex_scheme_age_unknown_accounts"][("45",)] == 0
         assert alone("X-SUP")["digindex_scheme_enrolled_accounts"][("45", "PMSBY")] == 1  # its exit superseded
+        changed = alone("E-CHANGED")["digindex_scheme_eligible_accounts"]  # band only from enablement, changed
+        assert (changed[("45", "PMSBY")], changed[("45", "PMJJBY")], changed[("45", "APY")]) == (1, 1, 0)
+        # the enablement-only accounts are in the denominator: without them the figures differ
+        assert expected(events, types, [e for e in enables if not e["account_ref"].startswith("E-")]) != want
         assert sum(got["digindex_scheme_age_unknown_accounts"].values()) > 0
         assert any(0 < v < 1 for v in got["digindex_scheme_coverage_ratio"].values())
         assert total(m, "digindex_last_event_timestamp_seconds", topic=topic) > 0
@@ -239,13 +269,13 @@ def test_two_workers_one_killed_the_join_stays_within_each_worker(settings: Sett
 
         wait_until(lambda: processed([w1, w2], len(enables), settings.enablement_topic), 90, what="enablement")
         wait_until(lambda: processed([w1, w2], half, topic), 90, what="first half")
-        settle([w1, w2], expected(events[:half], types))
+        settle([w1, w2], expected(events[:half], types, enables))
         w2.kill()
         produce(settings, topic, events[half:], schema=SCHEMA)
         wait_until(lambda: total(w1.metrics(), "digindex_assigned_partitions", topic=topic)
                    == settings.topic_partitions, 60, what="survivor owns every partition")
         wait_until(lambda: processed([w1], len(events), topic), 120, what="survivor drained")
-        settle([w1], expected(events, types))
+        settle([w1], expected(events, types, enables))
     finally:
         w1.stop()
         w2.stop()

@@ -106,8 +106,8 @@ def _scheme_schemas() -> dict[str, Any]:
     """``figures.schemes`` of a district (``streams.enrolment.view``) and its parts."""
     by_scheme = _obj(["enrolled", "eligible", "covered", "coverage_ratio", "unmatched"], {
         "enrolled": _count("accounts whose latest status in the scheme is ENROLLED, whatever their type or band"),
-        "eligible": _count("the coverage denominator: accounts of the enrolment feed the enablement feed knows as "
-                           "SAVINGS whose latest reported age band is in the scheme's range"),
+        "eligible": _count("the coverage denominator: accounts the enablement feed knows as SAVINGS whose age band "
+                           "(latest reported by either feed) is in the scheme's range, enrolled or not"),
         "covered": _count("eligible accounts enrolled (the coverage numerator)"),
         "coverage_ratio": _share("covered / eligible (null: no eligible account)"),
         "unmatched": _count("enrolled accounts the enablement feed does not know as savings accounts (outside the "

@@ -25,7 +25,8 @@ def enrolment_families(states: Iterable[EnrolmentPartitionState], registry: Dist
     enrolled = GaugeMetricFamily("digindex_scheme_enrolled_accounts", "Accounts whose latest status in the "
                                  "scheme is ENROLLED", labels=[*dl, "scheme"])
     eligible = GaugeMetricFamily("digindex_scheme_eligible_accounts", "Savings accounts (enablement feed) whose "
-                                 "latest reported age band is in the scheme's range", labels=[*dl, "scheme"])
+                                 "age band, latest reported by either feed, is in the scheme's range",
+                                 labels=[*dl, "scheme"])
     ratio = GaugeMetricFamily("digindex_scheme_coverage_ratio", "Eligible savings accounts enrolled in the "
                               "scheme / eligible savings accounts", labels=[*dl, "scheme"])
     unmatched = GaugeMetricFamily("digindex_scheme_enrolled_unmatched_accounts", "Enrolled accounts the "

@@ -28,7 +28,7 @@ every camp event turns a not-enabled account enabled: the worker counts it in
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .calibration import DIGITAL_SHARE_RANGE, DistrictProfile
@@ -107,6 +107,9 @@ class EnablementSimulator:
         self._uncounted = {k: _Picker(v) for k, v in UNCOUNTED_MODES.items()}
         #: every account: [lgd, bank, account_ref, account_type, modes]
         self.accounts: list[list[Any]] = []
+        #: account index -> the holder's age band as its bank reports it (None: not reported), set by
+        #: the enrolment simulator, which draws the holders; None: every event's band is null
+        self.band_of: Callable[[int], str | None] | None = None
         self._next: dict[tuple[int, str], int] = {}
         self._off: dict[int, list[int]] = {}  # district -> indexes of not-enabled accounts
         self._on: dict[int, list[int]] = {}  # district -> indexes of enabled accounts
@@ -142,7 +145,7 @@ class EnablementSimulator:
         self._n += 1
         return {"event_id": f"sim-{self._tag}-e{self._n}", "occurred_at": now_ms, "district_lgd": lgd,
                 "bank_code": bank, "account_ref": ref, "account_type": kind, "modes": list(modes),
-                "camp_ref": camp_ref, "holder_age_band": None}
+                "camp_ref": camp_ref, "holder_age_band": None if self.band_of is None else self.band_of(k)}
 
     def first_load(self, now_ms: int) -> Iterator[dict[str, Any]]:
         """Every account's current modes, as each bank's first load sends them."""

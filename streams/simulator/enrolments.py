@@ -12,9 +12,9 @@ Coverage (enrolled / eligible savings accounts, by the holders' true bands) of t
 set per district and scheme within ``COVERAGE_RANGE``, by the district's digital habit as the
 calibration does for the digital share (an assumption: DOMAIN.md gives eligibility, not
 coverage; PMSBY's cheap premium reaches the most, APY the fewest). The first load is the banks'
-books: every enrolment in force, and for each savings account enrolled in none one EXITED
-(``UNCOVERED_SCHEME``), so that every savings account and its reported band are in the feed and
-the worker's coverage (enrolled / eligible accounts of the feed) is the book's. After the first load,
+books: every enrolment in force. Every savings account's reported band also rides on its
+enablement events (``EnablementSimulator.band_of``), so an account enrolled in none is in the
+worker's denominator too and its coverage (enrolled / eligible savings accounts) is the book's. After the first load,
 ``CHANGE_MIX``: enrolments of eligible accounts not yet enrolled (a scheme by ``SCHEME_MIX``) and
 exits (a lapsed renewal, a closed account), so coverage creeps up. No I/O, no clock; its own
 ``random.Random``.
@@ -38,7 +38,6 @@ __all__ = [
     "NULL_BAND_SHARE",
     "SCHEMES",
     "SCHEME_MIX",
-    "UNCOVERED_SCHEME",
     "EnrolmentSimulator",
     "scheme_coverage",
 ]
@@ -60,10 +59,6 @@ NULL_BAND_SHARE = 0.10
 #: What a change after the first load is, and which scheme an enrolment is in.
 CHANGE_MIX: dict[str, float] = {"enrol": 0.7, "exit": 0.3}
 SCHEME_MIX: dict[str, float] = {"PMSBY": 0.55, "PMJJBY": 0.30, "APY": 0.15}
-#: The scheme whose EXITED the first load reports for a savings account enrolled in none: the
-#: bank's book says "not covered" (never enrolled, lapsed at renewal or past the age limit), and
-#: the account and its band reach the enrolment feed, as every account reaches the seeding feed.
-UNCOVERED_SCHEME = "PMSBY"
 
 
 def scheme_coverage(profile: DistrictProfile) -> dict[str, float]:
@@ -96,6 +91,13 @@ class EnrolmentSimulator:
         self._n = 0
         self._first: list[tuple[int, str, str]] = []  # (account, scheme, status) of the first load
         self._sync(first=True)
+        enablement.band_of = self.reported_band
+
+    def reported_band(self, k: int) -> str | None:
+        """The band account ``k``'s bank reports (None: not reported, or not a savings account)."""
+        self._sync()  # an account the enablement feed just opened
+        holder = self.holders.get(k)
+        return None if holder is None else holder[1]
 
     def _sync(self, first: bool = False) -> None:
         """Take in the savings accounts the enablement feed opened since the last look."""
@@ -108,7 +110,6 @@ class EnrolmentSimulator:
             band = self._band(rng)
             self.holders[k] = (band, None if rng.random() < NULL_BAND_SHARE else band)
             target = scheme_coverage(self._profiles[lgd])
-            covered = False
             for scheme in SCHEMES:
                 if band not in ELIGIBLE[scheme]:
                     continue
@@ -117,9 +118,6 @@ class EnrolmentSimulator:
                 (self._on if on else self._off).setdefault((lgd, scheme), []).append(k)
                 if on:
                     self._first.append((k, scheme, "ENROLLED"))
-                    covered = True
-            if first and not covered:
-                self._first.append((k, UNCOVERED_SCHEME, "EXITED"))
         self._seen = len(accounts)
 
     def _event(self, k: int, scheme: str, status: str, now_ms: int) -> dict[str, Any]:
@@ -130,8 +128,8 @@ class EnrolmentSimulator:
                 "holder_age_band": self.holders[k][1]}
 
     def first_load(self, now_ms: int) -> Iterator[dict[str, Any]]:
-        """The banks' books: every enrolment in force, and one EXITED for each savings account
-        enrolled in none (so every savings account and its band is known to the feed)."""
+        """The banks' books: every enrolment in force (an account enrolled in none is known, with
+        its band, from its enablement events)."""
         first, self._first = self._first, []
         for k, scheme, status in first:
             yield self._event(k, scheme, status, now_ms)

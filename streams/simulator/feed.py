@@ -297,7 +297,8 @@ def preproduce(settings: Settings, n: int, *, topic: str | None = None, seed: in
     """Send ``n`` encoded events of ``kind`` (``PREPRODUCE_KINDS``) as fast as possible; return ``n``.
 
     Seeding and enablement are a first load of about ``n`` accounts topped up (or cut) with changes
-    to ``n``; enrolments the first load of about ``n`` accounts' books, likewise; grievances those of
+    to ``n``; enrolments the enrolments in force of about ``n`` accounts, likewise (the enablement
+    kind alone carries no band: no enrolment simulator draws the holders); grievances those of
     the ``n`` seconds before ``now_ms`` at one a second (raised, and the resolutions due), cut at ``n``.
     """
     if kind not in PREPRODUCE_KINDS:

@@ -130,6 +130,7 @@ def test_simulate_sends_the_people_lines_to_their_topics(settings: Settings,
             assert actions["RAISED"] >= 0.5 * 6 * 3600 and actions["RESOLVED"] > 0
         if codec_name == "AccountEnablementEvent":
             assert len(records) >= 500 + 20 and any(r["camp_ref"] for r in records)
+            assert any(r["holder_age_band"] for r in records)  # the holders' bands ride on enablement
 
 
 @pytest.mark.parametrize(("kind", "schema"), [("grievances", "GrievanceEvent"),

@@ -245,8 +245,12 @@ def expected_enablement(cluster: Cluster, lgd: int) -> dict[str, Any]:
 
 def expected_schemes(cluster: Cluster, lgd: int) -> dict[str, Any]:
     """``figures.schemes`` of a district as the scheme oracle counts the enrolment events sent, joined
-    with the type each account ends with in the enablement feed."""
-    c = scheme_oracle(cluster.enrolments, cluster.types)
+    with the type each account ends with in the enablement feed and the bands that feed reports."""
+    latest: dict[str, tuple[int, str, str]] = {}
+    for e in cluster.enablement:
+        latest[e["account_ref"]] = max(latest.get(e["account_ref"], (-1, "", "")),
+                                       (e["occurred_at"], e["event_id"], e["account_type"]))
+    c = scheme_oracle(cluster.enrolments, {a: t for a, (_, _, t) in latest.items()}, cluster.enablement)
     by_scheme = {}
     for s in SCHEMES:
         eligible, covered = c.get((lgd, "eligible", s), 0), c.get((lgd, "covered", s), 0)

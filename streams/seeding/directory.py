@@ -60,7 +60,9 @@ class DirectoryPartitionState(StateBase):
             p_ts, p_lgd, p_event = _unpack(stored)
             if (ts, event_id) < (p_ts, p_event):
                 if lgd != p_lgd:  # a stale copy was counted in lgd: release it there
-                    self._send(bank, ref, lgd, p_ts, p_event, p_lgd)
+                    # its own id: a release of lgd by the same newer event may have come (and been
+                    # deduplicated) before this copy was added there
+                    self._send(bank, ref, lgd, p_ts, p_event, p_lgd, f"<{event_id}")
                 return "late"
             if p_lgd != lgd:
                 self._send(bank, ref, p_lgd, ts, event_id, lgd)
@@ -68,8 +70,8 @@ class DirectoryPartitionState(StateBase):
         self.seen_bank(bank, ts)
         return "accepted"
 
-    def _send(self, bank: str, ref: str, district: int, ts: int, newer: str, moved_to: int) -> None:
-        rec = {"event_id": f"{newer}>{district}", "occurred_at": ts, "district_lgd": district, "bank_code": bank,
+    def _send(self, bank: str, ref: str, district: int, ts: int, newer: str, moved_to: int, cause: str = "") -> None:
+        rec = {"event_id": f"{newer}>{district}{cause}", "occurred_at": ts, "district_lgd": district, "bank_code": bank,
                "account_ref": ref, "newer_event_id": newer, "moved_to_lgd": moved_to}
         key, value, partition = self.release(rec)
         self.emit(RELEASES, key, value, partition)

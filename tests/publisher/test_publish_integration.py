@@ -379,12 +379,14 @@ def test_enablement_csv_lands_an_empty_reference_is_rejected_and_a_rerun_resumes
     assert "account_ref" in err
     got = consume(settings, settings.enablement_topic, 30, kind="AccountEnablementEvent")
     want = [{**o, "bank_code": "SBIN", "occurred_at": RECENT,
-             "modes": [] if o["modes"] == "[]" else o["modes"].split(";"), "camp_ref": o["camp_ref"] or None}
-            for o in objs]
+             "modes": [] if o["modes"] == "[]" else o["modes"].split(";"), "camp_ref": o["camp_ref"] or None,
+             "holder_age_band": None} for o in objs]  # no band column: not reported
     assert sorted((v for _, _, v in got), key=lambda r: int(r["event_id"][1:])) == want
     assert all(k == district_key(v["district_lgd"]) for k, _, v in got)
     code, out, err = publish(settings, capsys, str(src), "--kind", "enablement", "--bank", "SBIN")
     assert "sent=0" in out and "skipped=30" in out, (out, err)  # resumed from the checkpoint: nothing again
+
+
 def test_enrolments_csv_lands_and_an_unknown_age_band_is_rejected(
         settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bands = ["18_40", "41_50", "51_70", "OTHER", ""]  # an empty cell is null: the bank did not report it

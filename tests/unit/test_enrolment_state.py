@@ -334,6 +334,20 @@ def test_type_changes_reach_the_enrolment_partition_of_their_district(registry: 
     assert again.figures(45)["covered", "PMSBY"] == 1
 
 
+def _joined(registry: DistrictRegistry, tmp_path: Path, view: Any) -> tuple[
+        EnablementPartitionState, RocksKV, StoredTypes, EnrolmentPartitionState]:
+    """The enablement signal's own state and store wired to an enrolment state as app.py does (its
+    type changes routed to partition 0's enrolment state, which reads the store through ``view``)."""
+    enable_kv = RocksKV(tmp_path / "enable")
+    enable = EnablementPartitionState(0, registry, SKEW_S, enable_kv)
+    made: dict[int, EnrolmentPartitionState] = {}
+    enable.on_type_change = type_change_router(made.get, 1)
+    types = StoredTypes(enable_kv, view)
+    kv = RocksKV(tmp_path / "enrol")
+    state = made[0] = EnrolmentPartitionState(0, registry, SKEW_S, kv, types).recount()
+    return enable, kv, types, state
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_the_join_with_the_real_enablement_state_ends_as_the_oracle(registry: DistrictRegistry, tmp_path: Path,
                                                                     seed: int) -> None:
@@ -342,13 +356,7 @@ def test_the_join_with_the_real_enablement_state_ends_as_the_oracle(registry: Di
     recount of both stores."""
     rnd = random.Random(seed)
     accounts = [f"A{i}" for i in range(30)]
-    enable_kv = RocksKV(tmp_path / "enable")
-    enable = EnablementPartitionState(0, registry, SKEW_S, enable_kv)
-    made: dict[int, EnrolmentPartitionState] = {}
-    enable.on_type_change = type_change_router(made.get, 1)
-    types = StoredTypes(enable_kv, stored_account_type)
-    kv = RocksKV(tmp_path / "enrol")
-    state = made[0] = EnrolmentPartitionState(0, registry, SKEW_S, kv, types).recount()
+    enable, kv, types, state = _joined(registry, tmp_path, stored_account_type)
     enrolments, latest_type = [], {}
     for i in range(600):
         account = rnd.choice(accounts)
@@ -376,13 +384,7 @@ def test_bands_from_the_enablement_feed_end_as_the_oracle(registry: DistrictRegi
     equal the oracle's and a recount of both stores."""
     rnd = random.Random(seed)
     accounts = [f"A{i}" for i in range(30)]
-    enable_kv = RocksKV(tmp_path / "enable")
-    enable = EnablementPartitionState(0, registry, SKEW_S, enable_kv)
-    made: dict[int, EnrolmentPartitionState] = {}
-    enable.on_type_change = type_change_router(made.get, 1)
-    types = StoredTypes(enable_kv, stored_view)
-    kv = RocksKV(tmp_path / "enrol")
-    state = made[0] = EnrolmentPartitionState(0, registry, SKEW_S, kv, types).recount()
+    enable, kv, types, state = _joined(registry, tmp_path, stored_view)
     enrolments, enablements, latest_type = [], [], {}
     sent: list[tuple[str, dict[str, Any]]] = []
     bands = (None, "18_40", "41_50", "51_70", "OTHER")

@@ -58,7 +58,6 @@ __all__ = [
     "pack",
     "release_stored",
     "stored_account_type",
-    "stored_band",
     "stored_view",
     "unpack",
     "unpack_band",
@@ -133,8 +132,6 @@ def unpack_band(data: bytes) -> Band:
     b = _HEAD.unpack_from(data)[1] >> _BAND_SHIFT
     return (_BANDS[b], _BAND_TS.unpack_from(data, _HEAD.size)[0]) if b else NO_BAND
 
-
-stored_band = unpack_band
 
 
 def stored_view(value: bytes) -> EnablementView:

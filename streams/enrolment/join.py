@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+from ..enablement.state import TypeChange  # the enablement state's on_type_change
 from ..processor.kv import PartitionKV
 from ..processor.signal import Signal
 from ..topics import default_partition, district_key
@@ -33,9 +34,6 @@ from .state import (
 
 __all__ = ["AccountsAreSavings", "StoredTypes", "TypeChange", "type_change_router", "types_from"]
 
-#: (key, old district, old type, new district, new type, old band, new band): the enablement
-#: state's ``on_type_change``
-TypeChange = Callable[[bytes, "int | None", "str | None", "int | None", "str | None", Band, Band], None]
 
 
 class StoredTypes:

@@ -38,6 +38,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any, Protocol
 
+from ..enablement.state import NO_BAND, Band, EnablementView  # the view the join reads
 from ..processor.kv import PartitionKV
 from ..processor.signal import StoreBackedState
 from ..registry import DistrictRegistry
@@ -86,11 +87,6 @@ ENROLLED_N, ELIGIBLE_N, COVERED_N, UNMATCHED_N = "enrolled", "eligible", "covere
 AGE_UNKNOWN_N = "age_unknown"
 
 
-#: an age band and the occurred_at it was reported at ((None, 0): none), as the enablement feed reports it
-Band = tuple["str | None", int]
-NO_BAND: Band = (None, 0)
-#: what the enablement feed knows of an account: type, band, band's occurred_at, district (-1: not known)
-EnablementView = tuple[str, "str | None", int, int]
 
 
 class AccountTypes(Protocol):

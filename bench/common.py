@@ -267,15 +267,31 @@ def machine_busy_seconds() -> float:
     return (user + nice + system + irq + softirq + steal) / _TICK
 
 
+def all_restored(snaps: Sequence[list[Sample]], topic: str, partitions: int) -> bool:
+    """Whether the workers whose /metrics are ``snaps`` are ready to be measured on ``topic``.
+
+    Every worker owns at least one partition of ``topic``, and together they own all
+    ``partitions`` of it and of every other signal's topic (``digindex_assigned_partitions``
+    counts a partition once it is restored). Every signal's, not only ``topic``'s: a worker
+    opens its partitions one signal after another in one recovery callback, and its streams
+    resume only when the last is open (~2 s for 8 partitions of each of seven signals, mostly
+    their dedupe stores opening), so a measurement started when ``topic``'s are open would
+    time that restore as the first events' delay.
+    """
+    owned = [total(s, "digindex_assigned_partitions", topic=topic) for s in snaps]
+    others = {lab["topic"] for s in snaps for n, lab, _ in s
+              if n == "digindex_assigned_partitions" and lab.get("topic") not in (None, topic)}
+    return all(o > 0 for o in owned) and sum(owned) >= partitions and all(
+        sum(total(s, "digindex_assigned_partitions", topic=t) for s in snaps) >= partitions for t in others)
+
+
 def time_workers(workers: Sequence[WorkerProcess], topic: str, n: int, partitions: int, poll: float = 2.0,
                  timeout: float = 900.0, on_poll: Callable[[float, int], None] | None = None,
                  on_ready: Callable[[], None] | None = None, fine: float = 0.05,
                  broker_pid: int | None = None) -> Timing:
     """Poll every worker's /metrics until ``sum(digindex_events_total{topic})`` reaches ``n``.
 
-    Ready: every worker owns at least one partition of ``topic`` and together they own all
-    ``partitions`` of it and of every other signal's topic (the workers report
-    ``digindex_assigned_partitions`` only after recovery).
+    Ready: ``all_restored``.
 
     A scrape is not free for the worker (it renders every district x bank x window series,
     ~20-40 ms of its event loop), so polling adapts: every ``fine`` seconds until ready, then at
@@ -304,21 +320,13 @@ def time_workers(workers: Sequence[WorkerProcess], topic: str, n: int, partition
         count = int(sum(total(s, "digindex_events_total", topic=topic) for s in snaps))
         if on_poll is not None:
             on_poll(now, count)
-        if t_ready is None:
-            owned = [total(s, "digindex_assigned_partitions", topic=topic) for s in snaps]
-            # every signal's partitions restored, not only ``topic``'s: the others' restores
-            # (their dedupe stores opened) would otherwise fall into the timed window
-            others = {lab["topic"] for s in snaps for n, lab, _ in s
-                      if n == "digindex_assigned_partitions" and lab.get("topic") not in (None, topic)}
-            if all(o > 0 for o in owned) and sum(owned) >= partitions and all(
-                    sum(total(s, "digindex_assigned_partitions", topic=t) for s in snaps) >= partitions
-                    for t in others):
-                t_ready, counted_at_ready = now, count
-                cpu_ready = sum(cpu_seconds(w.pid) for w in workers)
-                broker_ready = cpu_seconds(broker_pid) if broker_pid else 0.0
-                busy_ready = machine_busy_seconds()
-                if on_ready is not None:
-                    on_ready()
+        if t_ready is None and all_restored(snaps, topic, partitions):
+            t_ready, counted_at_ready = now, count
+            cpu_ready = sum(cpu_seconds(w.pid) for w in workers)
+            broker_ready = cpu_seconds(broker_pid) if broker_pid else 0.0
+            busy_ready = machine_busy_seconds()
+            if on_ready is not None:
+                on_ready()
         wait = fine
         if t_ready is not None:
             if t_first is None and count > counted_at_ready:
